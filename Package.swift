@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+// Gradus: a CPU training library with a Swift core and a stable C ABI.
+//
+// Layers (each a target; lower layers never import higher ones):
+//   _GradusShims (C) -> GradusRuntime -> GradusTensor -> GradusData
+//                                                     -> GradusQuant -> GradusNN / GradusOptim -> GradusDiffusion
+//   Gradus (umbrella, re-exports everything) -> GradusC (the @c exports of include/gradus.h) -> libgradus.so
+//
+// No unsafeFlags here: other packages depend on Gradus by version. Speed, soname and visibility
+// flags for the shipped C library live in cmake/build-dist.sh.
+import PackageDescription
+
+let package = Package(
+    name: "Gradus",
+    products: [
+        .library(name: "Gradus", targets: ["Gradus"]),
+        .library(name: "gradus", type: .dynamic, targets: ["GradusC"]),
+        .executable(name: "gradus-cli", targets: ["GradusCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "_GradusShims"),
+        .target(name: "GradusRuntime", dependencies: ["CBLAS", "CNuma", "_GradusShims"]),
+        .target(name: "GradusTensor", dependencies: ["GradusRuntime", "CBLAS", "_GradusShims"]),
+        .target(name: "GradusData", dependencies: ["GradusTensor", "CZlib"]),
+        .target(name: "GradusQuant", dependencies: ["GradusTensor"]),
+        .target(name: "GradusNN", dependencies: ["GradusTensor", "GradusQuant"]),
+        .target(name: "GradusOptim", dependencies: ["GradusTensor", "GradusQuant", "_GradusShims"]),
+        .target(name: "GradusDiffusion", dependencies: ["GradusNN", "GradusOptim"]),
+        .target(name: "Gradus", dependencies: [
+            "GradusRuntime", "GradusTensor", "GradusData", "GradusQuant", "GradusNN", "GradusOptim", "GradusDiffusion",
+        ]),
+        .target(name: "GradusC", dependencies: ["Gradus", "_GradusShims"]),
+        .executableTarget(name: "GradusCLI", dependencies: [
+            "Gradus", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "_GradusTestSupport", dependencies: ["Gradus"], path: "Tests/_GradusTestSupport"),
+        .testTarget(name: "GradusRuntimeTests", dependencies: ["GradusRuntime", "_GradusTestSupport"]),
+        .testTarget(name: "GradusTensorTests", dependencies: ["GradusTensor", "_GradusTestSupport"]),
+        .testTarget(name: "GradusDataTests", dependencies: ["GradusData", "_GradusTestSupport"]),
+        .testTarget(name: "GradusNNTests", dependencies: ["GradusNN", "_GradusTestSupport"]),
+        .testTarget(name: "GradusOptimTests", dependencies: ["GradusOptim", "_GradusTestSupport"]),
+        .testTarget(name: "GradusQuantTests", dependencies: ["GradusQuant", "_GradusTestSupport"]),
+        .testTarget(name: "GradusDiffusionTests", dependencies: ["GradusDiffusion", "_GradusTestSupport"]),
+    ]
+)
