@@ -1,0 +1,260 @@
+// Parallel / orthogonal decomposition of a vector v onto a direction u, per reduction group.
+//
+// Shared by guidance (APG: GradusDiffusion), ⊥Grad and AdamP (GradusOptim). It sits in GradusTensor because
+// GradusOptim is below GradusDiffusion; it depends on nothing from Tensor: plain row-major raw buffers.
+//
+// Layout: a flat buffer of `outer · extent · inner` elements, element (o, e, i) at `(o·extent + e)·inner + i`.
+// One group per (o, i); reductions run over e. Examples:
+//   APG default, x: (B, C, H, W), dims all non-batch  -> outer B, extent C·H·W, inner 1
+//   APG norm_dim [1], x: (B, T, C)                    -> outer B, extent T,     inner C
+//   AdamP channel-wise, w: (O, I, kH, kW)             -> outer O, extent I·kH·kW, inner 1
+//   ⊥Grad / AdamP layer-wise                          -> outer 1, extent count, inner 1
+// Statistics (dot products, squared norms) are accumulated in Double whatever the scalar type, and the
+// projection coefficient is applied in Double, as the diffusers reference does ("computed in float64").
+import _GradusShims
+import GradusRuntime
+
+/// How a flat row-major buffer splits into reduction groups: `outer × extent × inner`, reducing over `extent`.
+public struct ProjectionLayout: Sendable, Equatable, CustomStringConvertible {
+    /// Number of leading blocks (product of the axes before the reduced ones).
+    public let outer: Int
+    /// Number of elements reduced per group (product of the reduced axes).
+    public let extent: Int
+    /// Number of trailing elements (product of the axes after the reduced ones); stride of the reduced axis.
+    public let inner: Int
+
+    /// Creates a layout from explicit sizes.
+    /// - Throws: `GradusError.invalidArgument` when a size is negative or the product overflows.
+    public init(outer: Int, extent: Int, inner: Int) throws(GradusError) {
+        guard outer >= 0, extent >= 0, inner >= 0 else {
+            throw .invalidArgument("ProjectionLayout: negative size (\(outer), \(extent), \(inner))")
+        }
+        let (a, o1) = outer.multipliedReportingOverflow(by: extent)
+        let (_, o2) = a.multipliedReportingOverflow(by: inner)
+        guard !o1, !o2 else { throw .invalidArgument("ProjectionLayout: element count overflows") }
+        self.outer = outer; self.extent = extent; self.inner = inner
+    }
+
+    /// One group per row of a `(rows, length)` matrix (AdamP channel-wise, per-sample guidance).
+    public static func rows(_ rows: Int, length: Int) throws(GradusError) -> ProjectionLayout {
+        try ProjectionLayout(outer: rows, extent: length, inner: 1)
+    }
+
+    /// The layout reducing a tensor of `shape` over `dims`.
+    ///
+    /// - Parameters:
+    ///   - shape: row-major shape, rank ≥ 1.
+    ///   - dims: axes to reduce (negative axes count from the end). `nil` means every axis but the first
+    ///     (the per-sample reduction of guidance). The axes must be contiguous once sorted (e.g. `[1]`,
+    ///     `[1, 2, 3]`, `[-1, -2]`).
+    /// - Throws: `GradusError.invalidArgument` for out-of-range or repeated axes, `GradusError.unsupported` for
+    ///   non-contiguous axes such as `[1, 3]` (permute the tensor first).
+    public init(shape: [Int], dims: [Int]?) throws(GradusError) {
+        let rank = shape.count
+        guard rank >= 1 else { throw .invalidArgument("ProjectionLayout: rank-0 shape") }
+        for d in shape where d < 0 { throw .invalidArgument("ProjectionLayout: negative dimension in \(shape)") }
+        var axes: [Int]
+        if let dims {
+            axes = []
+            for d in dims {
+                let a = d < 0 ? d + rank : d
+                guard a >= 0, a < rank else { throw .invalidArgument("ProjectionLayout: axis \(d) out of range for rank \(rank)") }
+                guard !axes.contains(a) else { throw .invalidArgument("ProjectionLayout: axis \(d) repeated") }
+                axes.append(a)
+            }
+            guard !axes.isEmpty else { throw .invalidArgument("ProjectionLayout: empty axis list") }
+            axes.sort()
+        } else {
+            axes = rank == 1 ? [0] : Array(1..<rank)
+        }
+        guard axes.last! - axes.first! + 1 == axes.count else {
+            throw .unsupported("ProjectionLayout: non-contiguous reduction axes \(axes); permute the tensor first")
+        }
+        var outer = 1, extent = 1, inner = 1
+        var overflow = false
+        for (a, n) in shape.enumerated() {
+            let o: Bool
+            if a < axes.first! { (outer, o) = outer.multipliedReportingOverflow(by: n) }
+            else if a <= axes.last! { (extent, o) = extent.multipliedReportingOverflow(by: n) }
+            else { (inner, o) = inner.multipliedReportingOverflow(by: n) }
+            overflow = overflow || o
+        }
+        guard !overflow else { throw .invalidArgument("ProjectionLayout: element count overflows for \(shape)") }
+        try self.init(outer: outer, extent: extent, inner: inner)
+    }
+
+    /// Number of groups (`outer · inner`).
+    @inlinable public var groupCount: Int { outer &* inner }
+    /// Number of elements (`outer · extent · inner`).
+    @inlinable public var count: Int { outer &* extent &* inner }
+
+    public var description: String { "ProjectionLayout(outer: \(outer), extent: \(extent), inner: \(inner))" }
+}
+
+/// How a direction's norm is protected against zero before dividing by it.
+public enum NormFloor: Sendable, Equatable {
+    /// `max(‖u‖, ε)`: `torch.nn.functional.normalize` (APG uses ε = 1e-12).
+    case clamp(Double)
+    /// `‖u‖ + ε`: AdamP's `_projection`.
+    case add(Double)
+
+    /// The protected norm for a squared norm `n2`.
+    @inlinable @inline(__always)
+    public func norm(squared n2: Double) -> Double {
+        switch self {
+        case .clamp(let eps): return max(gradus_sqrt(n2), eps)
+        case .add(let eps): return gradus_sqrt(n2) + eps
+        }
+    }
+}
+
+/// Raw-buffer kernels for per-group dot products, norms and the parallel/orthogonal decomposition.
+/// All pointers must hold `layout.count` elements (group outputs: `layout.groupCount`); `v`/`out` may alias
+/// where stated. Callers validate sizes at their boundary; these kernels do not check.
+public enum Projection {
+    /// Per-group inner products: `into[g] = Σ_e a[o,e,i]·b[o,e,i]` for `g = o·inner + i` (Double accumulation).
+    /// Passing the same pointer twice gives squared norms.
+    // a, b: (outer, extent, inner) -> into: (outer, inner)
+    @inlinable
+    public static func groupDots<T: BinaryFloatingPoint>(
+        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, layout: ProjectionLayout, into: UnsafeMutablePointer<Double>
+    ) {
+        let outer = layout.outer, extent = layout.extent, inner = layout.inner
+        if inner == 1 {
+            for o in 0..<outer {
+                let pa = a + o &* extent, pb = b + o &* extent
+                var acc = 0.0
+                for e in 0..<extent { acc += Double(pa[e]) * Double(pb[e]) }
+                into[o] = acc
+            }
+            return
+        }
+        into.initialize(repeating: 0, count: outer &* inner)
+        for o in 0..<outer {
+            let acc = into + o &* inner
+            for e in 0..<extent {
+                let base = (o &* extent &+ e) &* inner
+                let pa = a + base, pb = b + base
+                for i in 0..<inner { acc[i] += Double(pa[i]) * Double(pb[i]) }
+            }
+        }
+    }
+
+    /// Per-group statistics in one pass: `dot[g] = ⟨v, u⟩`, `uu[g] = ‖u‖²`, and (when non-nil) `vv[g] = ‖v‖²`.
+    /// Enough for projections, cosine similarity (AdamP) and norm clipping.
+    @inlinable
+    public static func groupStatistics<T: BinaryFloatingPoint>(
+        v: UnsafePointer<T>, u: UnsafePointer<T>, layout: ProjectionLayout,
+        dot: UnsafeMutablePointer<Double>, uu: UnsafeMutablePointer<Double>, vv: UnsafeMutablePointer<Double>?
+    ) {
+        groupDots(v, u, layout: layout, into: dot)
+        groupDots(u, u, layout: layout, into: uu)
+        if let vv { groupDots(v, v, layout: layout, into: vv) }
+    }
+
+    /// Multiplies each group by its factor, in place: `x[o,e,i] *= factors[o·inner + i]`.
+    @inlinable
+    public static func scaleGroups<T: BinaryFloatingPoint>(
+        _ x: UnsafeMutablePointer<T>, layout: ProjectionLayout, factors: UnsafePointer<Double>
+    ) {
+        let outer = layout.outer, extent = layout.extent, inner = layout.inner
+        for o in 0..<outer {
+            if inner == 1 {
+                let f = factors[o]
+                if f == 1 { continue }
+                let p = x + o &* extent
+                for e in 0..<extent { p[e] = T(Double(p[e]) * f) }
+            } else {
+                for e in 0..<extent {
+                    let p = x + (o &* extent &+ e) &* inner
+                    let f = factors + o &* inner
+                    for i in 0..<inner { p[i] = T(Double(p[i]) * f[i]) }
+                }
+            }
+        }
+    }
+
+    /// Scales each group of `x` so that its Euclidean norm is at most `threshold`:
+    /// `x ← x · min(1, threshold/‖x‖)` (APG's norm threshold; a zero norm leaves the group unchanged).
+    /// - Parameter scratch: `layout.groupCount` Doubles.
+    @inlinable
+    public static func clipGroupNorms<T: BinaryFloatingPoint>(
+        _ x: UnsafeMutablePointer<T>, layout: ProjectionLayout, threshold: Double, scratch: UnsafeMutablePointer<Double>
+    ) {
+        groupDots(x, x, layout: layout, into: scratch)
+        for g in 0..<layout.groupCount {
+            let n = gradus_sqrt(scratch[g])
+            scratch[g] = n > threshold ? threshold / n : 1
+        }
+        scaleGroups(x, layout: layout, factors: scratch)
+    }
+
+    /// Splits `v` into its part along `u` and the remainder, per group:
+    /// `parallel = ⟨v, û⟩·û`, `orthogonal = v − parallel`, with `û = u / floor(‖u‖)`.
+    ///
+    /// The coefficient and both parts are computed in Double and rounded once to `T`.
+    /// - Parameters:
+    ///   - parallel, orthogonal: outputs (either may be nil); they may alias `v` only if the other one is nil.
+    ///   - scratch: `2 · layout.groupCount` Doubles.
+    // v, u: (outer, extent, inner); coefficient c[g] = ⟨v,u⟩[g] / floor(‖u‖[g])²
+    @inlinable
+    public static func decompose<T: BinaryFloatingPoint>(
+        _ v: UnsafePointer<T>, onto u: UnsafePointer<T>, layout: ProjectionLayout, floor: NormFloor = .clamp(1e-12),
+        parallel: UnsafeMutablePointer<T>?, orthogonal: UnsafeMutablePointer<T>?, scratch: UnsafeMutablePointer<Double>
+    ) {
+        let coeff = projectionCoefficients(v, onto: u, layout: layout, floor: floor, scratch: scratch)
+        let outer = layout.outer, extent = layout.extent, inner = layout.inner
+        for o in 0..<outer {
+            for e in 0..<extent {
+                let base = (o &* extent &+ e) &* inner
+                let c = coeff + o &* inner
+                for i in 0..<inner {
+                    let vi = Double(v[base &+ i])
+                    let p = c[i] * Double(u[base &+ i])
+                    parallel?[base &+ i] = T(p)
+                    orthogonal?[base &+ i] = T(vi - p)
+                }
+            }
+        }
+    }
+
+    /// Fused blend of the two parts: `out = orthogonalWeight·v⊥ + parallelWeight·v∥` (APG's `Δ = v⊥ + η·v∥`;
+    /// ⊥Grad is `parallelWeight = 0`). `out` may alias `v`.
+    /// - Parameter scratch: `2 · layout.groupCount` Doubles.
+    @inlinable
+    public static func blend<T: BinaryFloatingPoint>(
+        _ v: UnsafePointer<T>, onto u: UnsafePointer<T>, layout: ProjectionLayout, floor: NormFloor = .clamp(1e-12),
+        parallelWeight: Double, orthogonalWeight: Double = 1, out: UnsafeMutablePointer<T>, scratch: UnsafeMutablePointer<Double>
+    ) {
+        let coeff = projectionCoefficients(v, onto: u, layout: layout, floor: floor, scratch: scratch)
+        let outer = layout.outer, extent = layout.extent, inner = layout.inner
+        for o in 0..<outer {
+            for e in 0..<extent {
+                let base = (o &* extent &+ e) &* inner
+                let c = coeff + o &* inner
+                for i in 0..<inner {
+                    let vi = Double(v[base &+ i])
+                    let p = c[i] * Double(u[base &+ i])
+                    out[base &+ i] = T(orthogonalWeight * (vi - p) + parallelWeight * p)
+                }
+            }
+        }
+    }
+
+    /// `scratch[g] = ⟨v,u⟩[g] / floor(‖u‖[g])²`; returns `scratch` (uses `2 · groupCount` Doubles).
+    @inlinable
+    public static func projectionCoefficients<T: BinaryFloatingPoint>(
+        _ v: UnsafePointer<T>, onto u: UnsafePointer<T>, layout: ProjectionLayout, floor: NormFloor,
+        scratch: UnsafeMutablePointer<Double>
+    ) -> UnsafeMutablePointer<Double> {
+        let groups = layout.groupCount
+        let dot = scratch, uu = scratch + groups
+        groupDots(v, u, layout: layout, into: dot)
+        groupDots(u, u, layout: layout, into: uu)
+        for g in 0..<groups {
+            let n = floor.norm(squared: uu[g])
+            dot[g] = dot[g] / (n * n)
+        }
+        return dot
+    }
+}

@@ -1,0 +1,120 @@
+import CBLAS
+import GradusRuntime
+
+extension Tensor {
+    /// How a 2-D (last-two-dims) operand can be handed to BLAS without copying: row-major with a leading
+    /// dimension, or the transpose of such a matrix.
+    fileprivate func blasLayout() -> (trans: Bool, ld: Int)? {
+        let r = rank
+        let rows = shape[r - 2], cols = shape[r - 1]
+        let s0 = strides[r - 2], s1 = strides[r - 1]
+        if (s1 == 1 || cols == 1) && s0 >= Swift.max(cols, 1) { return (false, Swift.max(s0, 1)) }
+        if (s0 == 1 || rows == 1) && s1 >= Swift.max(rows, 1) { return (true, Swift.max(s1, 1)) }
+        return nil
+    }
+
+    /// Matrix product with NumPy semantics: (…, M, K) @ (…, K, N) → (…, M, N), batch dimensions broadcast;
+    /// a 1-D operand is treated as a row (left) or column (right) vector. Uses `cblas_sgemm`/`dgemm`;
+    /// transposed views are passed to BLAS as transposes, not copied.
+    public func matmul(_ other: Tensor) throws(GradusError) -> Tensor {
+        guard dtype == other.dtype else { throw .dtypeMismatch("matmul operands are \(dtype) and \(other.dtype)") }
+        guard rank >= 1, other.rank >= 1 else { throw .shapeMismatch("matmul needs tensors of rank ≥ 1") }
+        if rank == 1 { return try unsqueezed(0).matmul(other).squeezed(-2) }
+        if other.rank == 1 { return try matmul(other.unsqueezed(-1)).squeezed(-1) }
+        let m = shape[rank - 2], k = shape[rank - 1], k2 = other.shape[other.rank - 2], n = other.shape[other.rank - 1]
+        guard k == k2 else { throw .shapeMismatch("matmul: \(shape) @ \(other.shape): inner dimensions \(k) and \(k2) differ") }
+        guard let batch = Strided.broadcastShape(Array(shape.dropLast(2)), Array(other.shape.dropLast(2))) else {
+            throw .shapeMismatch("matmul: batch dimensions of \(shape) and \(other.shape) do not broadcast")
+        }
+        let outShape = batch + [m, n]
+        let out = Tensor(uninitializedShape: outShape, dtype: dtype)
+        let a = try GradMode.withoutGrad { () throws(GradusError) in
+            try (shape.dropLast(2) == batch[...] ? self : expanded(to: batch + [m, k]))
+        }
+        let b = try GradMode.withoutGrad { () throws(GradusError) in
+            try (other.shape.dropLast(2) == batch[...] ? other : other.expanded(to: batch + [k, n]))
+        }
+        Tensor.gemmBatched(a, b, out, batch: batch, m: m, n: n, k: k)
+        let lhs = self, rhs = other
+        return record(out, "matmul", [self, other]) { g throws(GradusError) in
+            let ga = lhs.requiresGrad ? try g.matmul(rhs.transposed()).summed(toShape: lhs.shape) : nil
+            let gb = rhs.requiresGrad ? try lhs.transposed().matmul(g).summed(toShape: rhs.shape) : nil
+            return [ga, gb]
+        }
+    }
+
+    /// C[b] = A[b] · B[b] for every batch index; A, B may be broadcast (stride-0) views.
+    static func gemmBatched(_ a: Tensor, _ b: Tensor, _ c: Tensor, batch: [Int], m: Int, n: Int, k: Int) {
+        let count = batch.reduce(1, *)
+        if m == 0 || n == 0 { return }
+        if k == 0 { Kernels.fill(c, 0); return }
+        let a2 = a.blasLayout() == nil ? GradMode.withoutGrad { a.contiguous() } : a
+        let b2 = b.blasLayout() == nil ? GradMode.withoutGrad { b.contiguous() } : b
+        let la = a2.blasLayout()!, lb = b2.blasLayout()!
+        let aBatchStrides = Array(a2.strides.dropLast(2)), bBatchStrides = Array(b2.strides.dropLast(2))
+        for i in 0..<count {
+            var rem = i, offA = a2.offset, offB = b2.offset
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                let idx = rem % batch[d]; rem /= batch[d]
+                offA += idx * aBatchStrides[d]; offB += idx * bBatchStrides[d]
+            }
+            let offC = i * m * n
+            switch c.dtype {
+            case .float32:
+                cblas_sgemm(CblasRowMajor, la.trans ? CblasTrans : CblasNoTrans, lb.trans ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1,
+                            a2.storage.raw.assumingMemoryBound(to: Float.self) + offA, Int32(la.ld),
+                            b2.storage.raw.assumingMemoryBound(to: Float.self) + offB, Int32(lb.ld), 0,
+                            c.storage.raw.assumingMemoryBound(to: Float.self) + offC, Int32(n))
+            case .float64:
+                cblas_dgemm(CblasRowMajor, la.trans ? CblasTrans : CblasNoTrans, lb.trans ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1,
+                            a2.storage.raw.assumingMemoryBound(to: Double.self) + offA, Int32(la.ld),
+                            b2.storage.raw.assumingMemoryBound(to: Double.self) + offB, Int32(lb.ld), 0,
+                            c.storage.raw.assumingMemoryBound(to: Double.self) + offC, Int32(n))
+            }
+        }
+    }
+
+    /// Fused x·Wᵀ + b (the Linear layer), W of shape (out, in): one GEMM with the bias preloaded into C.
+    public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) throws(GradusError) -> Tensor {
+        guard x.dtype == w.dtype, bias.map({ $0.dtype == x.dtype }) ?? true else {
+            throw .dtypeMismatch("linear: input \(x.dtype), weight \(w.dtype)")
+        }
+        guard w.rank == 2, x.rank >= 1, x.shape.last == w.shape[1] else {
+            throw .shapeMismatch("linear: input \(x.shape) does not match weight \(w.shape) (out, in)")
+        }
+        if let bias, bias.shape != [w.shape[0]] { throw .shapeMismatch("linear: bias \(bias.shape) should be [\(w.shape[0])]") }
+        let inF = w.shape[1], outF = w.shape[0]
+        let x2 = x.rank == 2 ? x : try GradMode.withoutGrad { () throws(GradusError) in try x.reshaped([-1, inF]) }
+        let m = x2.shape[0]
+        let out = Tensor(uninitializedShape: [m, outF], dtype: x.dtype)
+        if let bias { Kernels.copy(from: try GradMode.withoutGrad { () throws(GradusError) in try bias.expanded(to: [m, outF]) }, to: out) }
+        let xa = x2.blasLayout() == nil ? GradMode.withoutGrad { x2.contiguous() } : x2
+        let wa = w.blasLayout() == nil ? GradMode.withoutGrad { w.contiguous() } : w
+        let lx = xa.blasLayout()!, lw = wa.blasLayout()!
+        let beta = bias == nil ? 0.0 : 1.0
+        if m > 0 && outF > 0 {
+            switch x.dtype {
+            case .float32:
+                cblas_sgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
+                            Int32(m), Int32(outF), Int32(inF), 1, xa.basePointer(as: Float.self), Int32(lx.ld),
+                            wa.basePointer(as: Float.self), Int32(lw.ld), Float(beta), out.basePointer(as: Float.self), Int32(outF))
+            case .float64:
+                cblas_dgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
+                            Int32(m), Int32(outF), Int32(inF), 1, xa.basePointer(as: Double.self), Int32(lx.ld),
+                            wa.basePointer(as: Double.self), Int32(lw.ld), beta, out.basePointer(as: Double.self), Int32(outF))
+            }
+        }
+        let outShape = Array(x.shape.dropLast()) + [outF]
+        let result = x.rank == 2 ? out : try GradMode.withoutGrad { () throws(GradusError) in try out.reshaped(outShape) }
+        return record(result, "linear", bias.map { [x, w, $0] } ?? [x, w]) { g throws(GradusError) in
+            let g2 = try g.reshaped([-1, outF])
+            let gx = x.requiresGrad ? try g2.matmul(w).reshaped(x.shape) : nil
+            let gw = w.requiresGrad ? try g2.transposed().matmul(x2) : nil
+            var grads: [Tensor?] = [gx, gw]
+            if let bias { grads.append(bias.requiresGrad ? try g2.sum(axis: 0) : nil) }
+            return grads
+        }
+    }
+}
