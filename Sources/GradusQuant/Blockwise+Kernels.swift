@@ -130,6 +130,7 @@ public struct Blockwise8bitState: Sendable {
 
     /// Dequantizes all elements into `out` (`count` floats).
     public func dequantize(into out: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
         codes.withUnsafeBufferPointer { c in
             absmax.withUnsafeBufferPointer { a in
                 BlockwiseKernel.dequantize(codes: c.baseAddress!, absmax: a.baseAddress!, count: count,
@@ -140,6 +141,7 @@ public struct Blockwise8bitState: Sendable {
 
     /// Requantizes all elements from `x` (`count` floats) with fresh absmax.
     public mutating func quantize(from x: UnsafePointer<Float>) {
+        guard count > 0 else { return }
         let (n, bs, cb) = (count, blockSize, codebook)
         absmax.withUnsafeMutableBufferPointer { a in
             codes.withUnsafeMutableBufferPointer { c in
