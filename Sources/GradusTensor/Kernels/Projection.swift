@@ -97,6 +97,8 @@ public enum NormFloor: Sendable, Equatable {
     case clamp(Double)
     /// `‖u‖ + ε`: AdamP's `_projection`.
     case add(Double)
+    /// `√(‖u‖² + ε)`: ⊥Grad's `w·g/(w·w + ε)` (ε = 1e-30).
+    case addSquared(Double)
 
     /// The protected norm for a squared norm `n2`.
     @inlinable @inline(__always)
@@ -104,7 +106,16 @@ public enum NormFloor: Sendable, Equatable {
         switch self {
         case .clamp(let eps): return max(gradus_sqrt(n2), eps)
         case .add(let eps): return gradus_sqrt(n2) + eps
+        case .addSquared(let eps): return gradus_sqrt(n2 + eps)
         }
+    }
+
+    /// The square of the protected norm (exact for `.addSquared`: no square root is taken).
+    @inlinable @inline(__always)
+    public func normSquared(squared n2: Double) -> Double {
+        if case .addSquared(let eps) = self { return n2 + eps }
+        let n = norm(squared: n2)
+        return n * n
     }
 }
 
@@ -251,10 +262,40 @@ public enum Projection {
         let dot = scratch, uu = scratch + groups
         groupDots(v, u, layout: layout, into: dot)
         groupDots(u, u, layout: layout, into: uu)
-        for g in 0..<groups {
-            let n = floor.norm(squared: uu[g])
-            dot[g] = dot[g] / (n * n)
-        }
+        for g in 0..<groups { dot[g] = coefficient(dot: dot[g], uNormSquared: uu[g], floor: floor) }
         return dot
+    }
+
+    // MARK: - Scalar pieces for block-streaming callers (optimizers that accumulate statistics block by block)
+
+    /// The projection coefficient `⟨v,u⟩ / floor(‖u‖)²`, so that `v∥ = coefficient·u`.
+    @inlinable @inline(__always)
+    public static func coefficient(dot: Double, uNormSquared: Double, floor: NormFloor) -> Double {
+        dot / floor.normSquared(squared: uNormSquared)
+    }
+
+    /// Adds one block's `⟨v,u⟩`, `‖u‖²` and `‖v‖²` to running Double sums.
+    // v, u: (count,)
+    @inlinable
+    public static func accumulate<T: BinaryFloatingPoint>(
+        _ v: UnsafePointer<T>, _ u: UnsafePointer<T>, count: Int, dot: inout Double, uu: inout Double, vv: inout Double
+    ) {
+        var d = 0.0, a = 0.0, b = 0.0
+        for i in 0..<count {
+            let x = Double(v[i]), y = Double(u[i])
+            d += x * y; a += y * y; b += x * x
+        }
+        dot += d; uu += a; vv += b
+    }
+
+    /// `out = scale·(v − (1 − parallelWeight)·coefficient·u)`, i.e. `scale·(v⊥ + parallelWeight·v∥)` for a
+    /// known coefficient (⊥Grad: `parallelWeight = 0`, `scale` restores ‖g‖). `out` may alias `v`.
+    @inlinable
+    public static func removeComponent<T: BinaryFloatingPoint>(
+        _ v: UnsafePointer<T>, along u: UnsafePointer<T>, coefficient: Double, parallelWeight: Double = 0,
+        scale: Double = 1, out: UnsafeMutablePointer<T>, count: Int
+    ) {
+        let k = T((1 - parallelWeight) * coefficient), s = T(scale)
+        for i in 0..<count { out[i] = s * (v[i] - k * u[i]) }
     }
 }
