@@ -1,7 +1,7 @@
 import Glibc
 
 /// Monotonic wall time in seconds, for progress reports and benchmarks.
-public enum Clock {
+public enum MonotonicTime {
     @inline(__always)
     public static func now() -> Double {
         var ts = timespec()
