@@ -1,1 +1,1 @@
-import Gradus
+import GradusTensor
