@@ -141,9 +141,32 @@ extension Tensor {
     }
 
     /// Selects `a` where `condition` is non-zero, else `b` (broadcasting). `condition` is not differentiated.
+    ///
+    /// Fix (tensortest): this used to blend `c·a + (1−c)·b`, so an inf or NaN in the branch *not* selected
+    /// (the classic `where(x > 0, log(x), 0)`) turned the result into NaN. It now selects element by element;
+    /// the gradients are `where(c, g, 0)` for `a` and `where(c, 0, g)` for `b` (differentiable again).
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) throws(GradusError) -> Tensor {
-        let mask = condition.applying(.sign).applying(.abs)
-        let c = mask.to(a.dtype).detached()
-        return try c * a + (1 - c) * b
+        guard a.dtype == b.dtype else { throw .dtypeMismatch("where: operands are \(a.dtype) and \(b.dtype)") }
+        guard let ab = Strided.broadcastShape(a.shape, b.shape), let shape = Strided.broadcastShape(condition.shape, ab) else {
+            throw .shapeMismatch("where: shapes \(condition.shape), \(a.shape) and \(b.shape) do not broadcast")
+        }
+        // Dense broadcast copies of the three operands; c is 1 where selected (NaN counts as not selected).
+        let (c, av, bv) = try GradMode.withoutGrad { () throws(GradusError) in
+            (try condition.to(a.dtype).applying(.sign).applying(.abs).expanded(to: shape).contiguous(),
+             try a.expanded(to: shape).contiguous(), try b.expanded(to: shape).contiguous())
+        }
+        let out = Tensor(uninitializedShape: shape, dtype: a.dtype)
+        func run<T: TensorScalar>(_: T.Type) {
+            let cp = c.basePointer(as: T.self), ap = av.basePointer(as: T.self), bp = bv.basePointer(as: T.self)
+            let op = out.basePointer(as: T.self)
+            // out: (shape), all operands dense with the same shape.
+            for i in 0..<out.count { op[i] = cp[i] != 0 ? ap[i] : bp[i] }
+        }
+        if a.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return record(out, "where", [a, b]) { g throws(GradusError) in
+            let zero = Tensor.zeros([], dtype: g.dtype)
+            return [a.requiresGrad ? try Tensor.where(c, g, zero).summed(toShape: a.shape) : nil,
+                    b.requiresGrad ? try Tensor.where(c, zero, g).summed(toShape: b.shape) : nil]
+        }
     }
 }
