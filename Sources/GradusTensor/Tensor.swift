@@ -90,10 +90,13 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Normalises an axis (negative counts from the end).
+    ///
+    /// Fix (tensortest): a rank-0 tensor has no axes. Axis 0 used to be accepted for rank 0, and callers
+    /// then indexed `shape[0]` and trapped (`Tensor.scalar(1).max(axis: 0)`, `slice`, `concat` of scalars).
     public func normalizedAxis(_ axis: Int, rankOverride: Int? = nil) throws(GradusError) -> Int {
         let r = rankOverride ?? rank
         let a = axis < 0 ? axis + r : axis
-        guard a >= 0, a < Swift.max(r, 1) || (r == 0 && a == 0) else {
+        guard a >= 0, a < r else {
             throw .invalidArgument("axis \(axis) out of range for rank \(r)")
         }
         return a
