@@ -18,11 +18,50 @@ extension Tensor {
         guard Tensor.elementCount(shape) == count else {
             throw .shapeMismatch("reshape: shape \(newShape) does not hold \(count) elements of \(self.shape)")
         }
+        // Fix (tensortest): non-contiguous views were always copied, although the doc promises a view whenever
+        // strides can express one (e.g. merging the trailing axes of a sliced tensor). Try strides first.
+        let original = self.shape
+        if !isContiguous, count > 0, let viewStrides = Tensor.viewStrides(from: self.shape, self.strides, to: shape) {
+            let out = Tensor(storage: storage, shape: shape, strides: viewStrides, offset: offset, dtype: dtype)
+            return record(out, "reshape", [self]) { g throws(GradusError) in [try g.reshaped(original)] }
+        }
         let source = isContiguous ? self : contiguous()
         let out = Tensor(storage: source.storage, shape: shape, strides: Tensor.contiguousStrides(shape),
                          offset: source.offset, dtype: dtype)
-        let original = self.shape
         return source.record(out, "reshape", [source]) { g throws(GradusError) in [try g.reshaped(original)] }
+    }
+
+    /// Strides that read a (non-empty) view of `oldShape`/`oldStrides` as `newShape` in row-major order, or nil
+    /// when a copy is needed (NumPy's `_attempt_nocopy_reshape`): each group of old axes that multiplies to a
+    /// group of new axes must itself be contiguous.
+    static func viewStrides(from oldShape: [Int], _ oldStrides: [Int], to newShape: [Int]) -> [Int]? {
+        // Size-1 axes carry no layout information.
+        let kept = oldShape.indices.filter { oldShape[$0] != 1 }
+        let od = kept.map { oldShape[$0] }, os = kept.map { oldStrides[$0] }
+        var ns = [Int](repeating: 1, count: newShape.count)
+        var oi = 0, oj = 1, ni = 0, nj = 1
+        while ni < newShape.count && oi < od.count {
+            var np = newShape[ni], op = od[oi]
+            while np != op {
+                if np < op {
+                    guard nj < newShape.count else { return nil }
+                    np *= newShape[nj]; nj += 1
+                } else {
+                    guard oj < od.count else { return nil }
+                    op *= od[oj]; oj += 1
+                }
+            }
+            // old axes oi..<oj must be contiguous with each other
+            for k in oi..<(oj - 1) where os[k] != od[k + 1] * os[k + 1] { return nil }
+            ns[nj - 1] = os[oj - 1]
+            var k = nj - 1
+            while k > ni { ns[k - 1] = ns[k] * newShape[k]; k -= 1 }
+            ni = nj; nj += 1; oi = oj; oj += 1
+        }
+        // Trailing size-1 axes: any stride; reuse the last one.
+        let last = ni > 0 ? ns[ni - 1] : 1
+        for k in ni..<newShape.count { ns[k] = last }
+        return ns
     }
 
     /// Flattens dimensions `start...end` into one.
@@ -80,12 +119,14 @@ extension Tensor {
     /// Zeros of `shape` with `self` written at a slice: the adjoint of `slice` (differentiable).
     public func embeddedSlice(into full: [Int], axis: Int, start: Int, step: Int) throws(GradusError) -> Tensor {
         let out = Tensor.zeros(full, dtype: dtype)
+        // Fix (tensortest): an empty slice with step > 1 computed end = start − step + 1 < start and threw.
+        let end = shape[axis] == 0 ? start : start + (shape[axis] - 1) * step + 1
         let view = try GradMode.withoutGrad { () throws(GradusError) in
-            try out.slice(axis: axis, start: start, end: start + (shape[axis] - 1) * step + 1, step: step)
+            try out.slice(axis: axis, start: start, end: end, step: step)
         }
         Kernels.copy(from: self, to: view)
         return record(out, "embed_slice", [self]) { g throws(GradusError) in
-            [try g.slice(axis: axis, start: start, end: start + (self.shape[axis] - 1) * step + 1, step: step)]
+            [try g.slice(axis: axis, start: start, end: end, step: step)]
         }
     }
 
