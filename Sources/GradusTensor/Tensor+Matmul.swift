@@ -19,6 +19,9 @@ extension Tensor {
     public func matmul(_ other: Tensor) throws(GradusError) -> Tensor {
         guard dtype == other.dtype else { throw .dtypeMismatch("matmul operands are \(dtype) and \(other.dtype)") }
         guard rank >= 1, other.rank >= 1 else { throw .shapeMismatch("matmul needs tensors of rank ≥ 1") }
+        // Fix (tensortest): vector @ vector went (1, K) @ (K,) → (1,) and then squeezed axis −2 of a rank-1
+        // result, which threw; it is the 0-d dot product.
+        if rank == 1 && other.rank == 1 { return try unsqueezed(0).matmul(other.unsqueezed(-1)).reshaped([]) }
         if rank == 1 { return try unsqueezed(0).matmul(other).squeezed(-2) }
         if other.rank == 1 { return try matmul(other.unsqueezed(-1)).squeezed(-1) }
         let m = shape[rank - 2], k = shape[rank - 1], k2 = other.shape[other.rank - 2], n = other.shape[other.rank - 1]
@@ -86,8 +89,9 @@ extension Tensor {
         }
         if let bias, bias.shape != [w.shape[0]] { throw .shapeMismatch("linear: bias \(bias.shape) should be [\(w.shape[0])]") }
         let inF = w.shape[1], outF = w.shape[0]
-        let x2 = x.rank == 2 ? x : try GradMode.withoutGrad { () throws(GradusError) in try x.reshaped([-1, inF]) }
-        let m = x2.shape[0]
+        // x2: (m, inF). Fix (tensortest): m is the product of the leading dims; reshaped([-1, 0]) threw for inF = 0.
+        let m = x.shape.dropLast().reduce(1, *)
+        let x2 = x.rank == 2 ? x : try GradMode.withoutGrad { () throws(GradusError) in try x.reshaped([m, inF]) }
         let out = Tensor(uninitializedShape: [m, outF], dtype: x.dtype)
         if let bias { Kernels.copy(from: try GradMode.withoutGrad { () throws(GradusError) in try bias.expanded(to: [m, outF]) }, to: out) }
         let xa = x2.blasLayout() == nil ? GradMode.withoutGrad { x2.contiguous() } : x2
@@ -109,9 +113,11 @@ extension Tensor {
         let outShape = Array(x.shape.dropLast()) + [outF]
         let result = x.rank == 2 ? out : try GradMode.withoutGrad { () throws(GradusError) in try out.reshaped(outShape) }
         return record(result, "linear", bias.map { [x, w, $0] } ?? [x, w]) { g throws(GradusError) in
-            let g2 = try g.reshaped([-1, outF])
+            let g2 = try g.reshaped([m, outF])
             let gx = x.requiresGrad ? try g2.matmul(w).reshaped(x.shape) : nil
-            let gw = w.requiresGrad ? try g2.transposed().matmul(x2) : nil
+            // Fix (tensortest): reshape x here rather than reuse x2, which was made without recording, so that
+            // with createGraph the weight gradient stays connected to x (second derivatives for rank ≠ 2 inputs).
+            let gw = w.requiresGrad ? try g2.transposed().matmul(x.rank == 2 ? x : x.reshaped([m, inF])) : nil
             var grads: [Tensor?] = [gx, gw]
             if let bias { grads.append(bias.requiresGrad ? try g2.sum(axis: 0) : nil) }
             return grads
