@@ -1,5 +1,9 @@
 import Glibc
 import GradusRuntime
+import Synchronization
+
+/// Distinguishes temporary files of concurrent saves within one process.
+private let temporaryFileCounter = Atomic<Int>(0)
 
 /// Plain POSIX file helpers shared by the readers and the checkpoint writer (no Foundation).
 ///
@@ -80,7 +84,8 @@ public enum FileIO {
 
     static func writeAtomically(_ path: String, chunks: [[UInt8]], failAfterBytes: Int?) throws(GradusError) {
         guard !path.isEmpty else { throw .invalidArgument("empty path") }
-        let tmp = path + ".tmp-\(getpid())"
+        let serial = temporaryFileCounter.add(1, ordering: .relaxed).newValue
+        let tmp = path + ".tmp-\(getpid())-\(serial)"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io("cannot create '\(tmp)': \(errnoText())") }
         var closed = false

@@ -23,7 +23,7 @@ import GradusRuntime
         let bytes = DataTest.readBytes(dir + "/a.safetensors")
         let n = Int(bytes[0]) | Int(bytes[1]) << 8
         #expect(n % 8 == 0)
-        #expect(!FileManager.default.fileExists(atPath: dir + "/a.safetensors.tmp-\(getpid())"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["a.safetensors"])
     }
 
     @Test func readsFilesWrittenByPython() throws {
@@ -185,6 +185,17 @@ import GradusRuntime
         #expect(try Safetensors.read(path) == old)
         try Safetensors.write(new, to: path)
         #expect(try Safetensors.read(path) == new)
+    }
+
+    @Test func concurrentSavesLeaveOneCompleteFile() throws {
+        let dir = DataTest.scratchDirectory()
+        let path = dir + "/c.safetensors"
+        let versions = try (0..<8).map { k in
+            SafetensorsContents(tensors: ["w": try RawArray(shape: [256], scalars: [Float](repeating: Float(k), count: 256))])
+        }
+        DispatchQueue.concurrentPerform(iterations: 8) { k in try? Safetensors.write(versions[k], to: path) }
+        #expect(versions.contains(try Safetensors.read(path)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["c.safetensors"])
     }
 
     @Test func saveIntoMissingDirectoryThrowsIO() throws {
