@@ -162,7 +162,10 @@ extension Tensor {
                     if wanted.contains(id) { result[id] = g }
                 } else if t.isLeaf || t.retainsGrad, accumulate {
                     let gc = createGraph ? g : g.detached()
-                    if let prev = t.grad { t.grad = try (prev + gc).contiguous() } else { t.grad = gc.contiguous() }
+                    // Fix (tensortest): a first gradient used to be stored as is, so `.grad` could share storage with
+                    // another leaf's gradient (add's backward returns g for both sides) or with the caller's seed,
+                    // and an in-place optimizer update of one corrupted the other. `.grad` now owns its buffer.
+                    if let prev = t.grad { t.grad = try (prev + gc).contiguous() } else { t.grad = gc.clone() }
                 }
                 guard let node = t.gradNode else { continue }
                 let inGrads = try node.backward(g)
@@ -189,7 +192,11 @@ extension Tensor {
 /// differentiated once); use plain recording where those are needed.
 public func checkpoint(_ inputs: [Tensor], _ function: @escaping ([Tensor]) throws(GradusError) -> Tensor) throws(GradusError) -> Tensor {
     let value = try GradMode.withoutGrad { () throws(GradusError) in try function(inputs) }
-    return Tensor.custom(name: "checkpoint", inputs: inputs, output: value) { g throws(GradusError) in
+    // Fix (tensortest): when no input requires grad (the usual first block, fed plain data), no node was
+    // recorded and the parameters captured by `function` silently got no gradient. An empty anchor input that
+    // requires grad makes the node record whenever recording is on; its gradient is nil.
+    let anchor = inputs.contains(where: { $0.requiresGrad }) ? [] : [Tensor.zeros([0], dtype: value.dtype).requiringGrad()]
+    return Tensor.custom(name: "checkpoint", inputs: inputs + anchor, output: value) { g throws(GradusError) in
         let replay = inputs.map { $0.detached().requiringGrad($0.requiresGrad) }
         let out = try GradMode.withGrad { () throws(GradusError) in try function(replay) }
         if out.requiresGrad { try out.backward(gradient: g.detached()) }
