@@ -6,7 +6,9 @@ extension Tensor {
     /// `axis` with size 1 when `keepDims`, else drops it.
     public func gather(axis: Int, indices: [Int], keepDims: Bool = false) throws(GradusError) -> Tensor {
         let a = try normalizedAxis(axis)
-        let lines = count / Swift.max(shape[a], 1)
+        // Fix (tensortest): lines = count / shape[a] is 0 for an empty axis, so `indices: []` passed the check and
+        // the kernel then read indices[0] for each of the (non-zero) lines and trapped.
+        let lines = shape.enumerated().reduce(1) { $1.offset == a ? $0 : $0 * $1.element }
         guard indices.count == lines else {
             throw .shapeMismatch("gather: \(indices.count) indices for \(lines) lines of \(shape) along axis \(a)")
         }
