@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char gradus_error_slot[1024];
 
@@ -34,3 +35,10 @@ int gradus__current_affinity(int *cpus, int capacity) {
     return n;
 }
 int gradus__current_cpu(void) { return sched_getcpu(); }
+int gradus__process_affinity(int *cpus, int capacity) {
+    cpu_set_t set; CPU_ZERO(&set);
+    if (sched_getaffinity(getpid(), sizeof set, &set) != 0) return -errno;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++) if (CPU_ISSET(c, &set)) { if (cpus && n < capacity) cpus[n] = c; n++; }
+    return n;
+}
