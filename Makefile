@@ -1,0 +1,93 @@
+# Gradus — the two commands:
+#   make demo   trains an MLP on Fashion-MNIST (progress, test accuracy, SVG plot path)
+#   make test   runs every test: swift test, the ABI checks, C via ctest, Python via pytest
+# Both install what they need first (make deps). Other targets:
+#   make build | dist | install PREFIX=<dir> | bench | deps | clean
+# Scratch paths: .build (debug: swift build / swift test), .build-dist (the shipped release .so and CLI).
+
+SHELL       := /bin/sh
+PREFIX      ?= /usr/local
+PYTHON      ?= python3
+SWIFT       ?= swift
+BUILD       := .build
+DIST        := .build-dist
+STAGE       := build/prefix
+DATA        ?= /usr/share/datasets/fashion-mnist
+DEMO_OUT    ?= build/demo
+DEMO_ARGS   ?= --data-dir $(DATA) --plot $(DEMO_OUT)/loss.svg
+BENCH_ARGS  ?=
+
+export SWIFT_BACKTRACE := enable=no
+
+.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python demo bench python-bundle clean
+
+all: build
+
+## deps: Debian packages and PyPI modules the tests and the demo need (skips what is present).
+deps:
+	@cmake/install-deps.sh
+
+## build: debug build of everything (library, CLI, tests' dependencies) in .build.
+build:
+	$(SWIFT) build --scratch-path $(BUILD)
+
+## dist: the shipped libgradus.so (static Swift runtime, SONAME, gradus_* only) and the CLI, in .build-dist.
+dist:
+	cmake/build-dist.sh $(DIST)
+
+## install: bin/gradus, lib/libgradus.so*, include/gradus.h, lib/cmake/Gradus, lib/pkgconfig/gradus.pc.
+install: dist
+	cmake/install.sh "$(PREFIX)" $(DIST)
+
+# The test prefix used by test-c, test-python and demo.
+stage: dist
+	cmake/install.sh "$(STAGE)" $(DIST)
+
+## test: every test. Swift first (fast failure), then the dist build and its consumers.
+test: deps test-swift stage test-abi test-c test-python
+	@echo "make test: all passed"
+
+test-swift:
+	$(SWIFT) build --scratch-path $(BUILD) --build-tests
+	$(SWIFT) test --scratch-path $(BUILD) --skip-build
+
+test-abi: stage
+	@test -f $(BUILD)/debug/GradusC.build/include/GradusC-Swift.h || $(SWIFT) build --scratch-path $(BUILD) --target GradusC
+	Tests/abi/check.sh $(DIST)/release/libgradus.so $(BUILD)/debug/GradusC.build/include/GradusC-Swift.h
+
+# The C consumers twice: through find_package(Gradus) and through pkg-config, both against the staged prefix.
+test-c: stage
+	cmake -S bindings/c -B build/c-cmake -DCMAKE_PREFIX_PATH="$(CURDIR)/$(STAGE)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
+	cmake --build build/c-cmake
+	ctest --test-dir build/c-cmake --output-on-failure
+	cmake -S bindings/c -B build/c-pkgconfig -DGRADUS_USE_PKGCONFIG=ON -DCMAKE_PREFIX_PATH="$(CURDIR)/$(STAGE)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
+	cmake --build build/c-pkgconfig
+	ctest --test-dir build/c-pkgconfig --output-on-failure
+
+# pytest against the staged library, then a check that the package installs and loads its bundled copy.
+test-python: stage
+	GRADUS_LIBRARY="$(CURDIR)/$(STAGE)/lib/libgradus.so" $(PYTHON) -m pytest -q bindings/python/tests
+	rm -rf build/python-install bindings/python/build
+	mkdir -p bindings/python/gradus/_lib && cp -L $(STAGE)/lib/libgradus.so bindings/python/gradus/_lib/libgradus.so
+	$(PYTHON) -m pip install -q --no-deps --no-build-isolation --target build/python-install ./bindings/python 2>/dev/null \
+	  || $(PYTHON) -m pip install -q --no-deps --target build/python-install ./bindings/python
+	rm -rf bindings/python/gradus/_lib bindings/python/build
+	cd build && env -u GRADUS_LIBRARY PYTHONPATH=python-install $(PYTHON) -c \
+	  "import gradus, os; assert '/_lib/' in gradus.library_path, gradus.library_path; print('python package OK:', gradus.version(), os.path.relpath(gradus.library_path))"
+
+## python-bundle: copies the dist library into the Python package (for `pip install ./bindings/python`).
+python-bundle: dist
+	mkdir -p bindings/python/gradus/_lib
+	cp -L $(DIST)/release/libgradus.so bindings/python/gradus/_lib/libgradus.so
+
+## demo: trains an MLP on Fashion-MNIST with the installed CLI (gradus train).
+demo: deps stage
+	mkdir -p $(DEMO_OUT)
+	$(STAGE)/bin/gradus train $(DEMO_ARGS)
+
+## bench: the CLI's benchmarks (release build).
+bench: stage
+	$(STAGE)/bin/gradus bench $(BENCH_ARGS)
+
+clean:
+	rm -rf build bindings/python/gradus/_lib bindings/python/build
