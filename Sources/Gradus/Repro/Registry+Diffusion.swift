@@ -1,0 +1,4 @@
+extension Reproductions {
+    /// Issue 6: diffusion and guidance reproductions.
+    static var diffusionReproductions: [any Reproduction.Type] { [] }
+}

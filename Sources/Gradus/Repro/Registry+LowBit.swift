@@ -1,0 +1,4 @@
+extension Reproductions {
+    /// Issue 5: low-bit training reproductions.
+    static var lowBitReproductions: [any Reproduction.Type] { [] }
+}

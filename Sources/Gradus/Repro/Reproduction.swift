@@ -1,0 +1,74 @@
+import GradusRuntime
+
+/// Options shared by every reproduction.
+public struct ReproOptions: Sendable {
+    /// Base seed; reproductions derive every other seed from it.
+    public var seed: UInt64 = 0
+    /// Scales the work (steps, samples); 1 is the documented run of a few minutes on 2 cores. Tests use
+    /// small values to check the plumbing quickly.
+    public var scale: Double = 1
+    /// Where to write plots and images (SVG/PNG); nil writes nothing.
+    public var outputDirectory: String? = "."
+    /// Directory of Fashion-MNIST IDX files.
+    public var fashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
+    /// Text corpus for the language-model reproductions (Debian's fortunes when nil).
+    public var textPath: String? = nil
+
+    public init() {}
+
+    /// `n` scaled, at least `minimum`.
+    public func scaled(_ n: Int, minimum: Int = 1) -> Int { Swift.max(minimum, Int((Double(n) * scale).rounded())) }
+}
+
+/// A printable table of a reproduction's results.
+public struct ReproTable: Sendable {
+    public var title: String
+    public var header: [String]
+    public var rows: [[String]]
+    public init(title: String, header: [String], rows: [[String]] = []) { self.title = title; self.header = header; self.rows = rows }
+}
+
+/// What a reproduction found: tables for people, a JSON object for machines, and the paper's claims
+/// checked on this run.
+public struct ReproReport: Sendable {
+    public var name: String
+    public var tables: [ReproTable] = []
+    /// Metrics (one JSON object).
+    public var metrics: [String: JSON] = [:]
+    /// Each claim of the paper and whether this run supports it.
+    public var claims: [(claim: String, holds: Bool)] = []
+    /// Files written (plots, image grids).
+    public var files: [String] = []
+    public init(name: String) { self.name = name }
+
+    public var json: JSON {
+        var o = metrics
+        o["name"] = .string(name)
+        o["claims"] = .array(claims.map { .object(["claim": .string($0.claim), "holds": .bool($0.holds)]) })
+        o["files"] = .array(files.map { .string($0) })
+        return .object(o)
+    }
+}
+
+/// A seeded, few-minute experiment that reproduces a paper's comparison (`gradus repro <name>`).
+public protocol Reproduction {
+    /// The CLI name, e.g. `diffgrad-synthetic`.
+    static var name: String { get }
+    /// One line: what is compared.
+    static var summary: String { get }
+    /// Runs it; `log` receives progress lines.
+    static func run(_ options: ReproOptions, log: (String) -> Void) throws(GradusError) -> ReproReport
+}
+
+/// Every reproduction, by name. Add a new one here (one line) after adding its file.
+public enum Reproductions {
+    public static var all: [any Reproduction.Type] {
+        var list: [any Reproduction.Type] = []
+        list += optimizerReproductions
+        list += lowBitReproductions
+        list += diffusionReproductions
+        return list
+    }
+
+    public static func named(_ name: String) -> (any Reproduction.Type)? { all.first { $0.name == name } }
+}
