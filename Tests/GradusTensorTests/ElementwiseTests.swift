@@ -224,6 +224,9 @@ let broadcastPairs: [([Int], [Int])] = [
         #expect(y.shape == [2, 3])
         #expect(y.values == [1, 2, 3, 40, 50, 60])
         try gradcheck({ try Tensor.where(cond, $0[0], $0[1]) }, inputs: [a, b])
+        try gradgradcheck({ try Tensor.where(cond, $0[0].square(), $0[1].exp()) }, inputs: [a, b])
+        #expect(throws: GradusError.self) { try Tensor.where(cond, a, b.to(.float32)) }
+        #expect(throws: GradusError.self) { try Tensor.where(tensor([3], [1, 0, 1]), a, b.transposed()) }
     }
 
     @Test func whereIgnoresNonFiniteValuesInTheUnselectedBranch() throws {
