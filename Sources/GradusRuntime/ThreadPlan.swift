@@ -175,6 +175,14 @@ public struct ThreadPlan: Sendable, Equatable, CustomStringConvertible {
                           isNUMAAware: numaAware, blasThreads: blas, warnings: warnings, topology: topology)
     }
 
+    /// A one-thread plan on `cpu` (the fallback when planning fails).
+    static func serial(cpu: Int) -> ThreadPlan {
+        let topology = Topology(nodes: [.init(id: 0, cpus: [cpu])], source: "fallback")
+        return ThreadPlan(entries: [Entry(thread: 0, cpu: cpu, node: 0, isPinned: false)], requestedPolicy: .auto,
+                          policy: .disabled, usesExplicitCPUs: false, allowedCPUs: [cpu], wait: .sleep, spinNanoseconds: 0,
+                          isOversubscribed: false, isNUMAAware: false, blasThreads: 1, warnings: [], topology: topology)
+    }
+
     /// `t0->cpu0/n0 t1->cpu4/n1 ...`: the compact table tests compare against.
     public var table: String {
         entries.map { "t\($0.thread)->cpu\($0.cpu)/n\($0.node.map(String.init) ?? "?")" }.joined(separator: " ")

@@ -32,25 +32,33 @@ public final class ThreadPool: @unchecked Sendable {
     // Worker threads of the current configuration (guarded by `busy`).
     private var crew: Crew?
 
-    /// A pool configured from `options` (see `configure(_:)`).
+    // Only the shared pool sets process-wide state (BLAS threads, libnuma verbosity).
+    private var isShared = false
+
+    /// A pool configured from `options` (see `configure(_:)`). Only `ThreadPool.shared` applies the plan's
+    /// BLAS thread count, which is process-wide.
     public init(options: RuntimeOptions) throws(GradusError) {
         let plan = try Self.makePlan(options)
         self.options = options
         self.plan = plan
         self.threadCount = plan.threadCount
         self.crew = try Crew.start(plan: plan)
-        Self.report(plan, verbose: options.isVerbose)
+        if options.isVerbose { writeStderr(Self.verboseReport(plan)) }
     }
 
     /// A pool of `threadCount` threads (clamped to 1...4096) with every other option automatic. Never fails:
-    /// should the platform refuse threads, the pool runs serially.
-    public convenience init(threadCount: Int) {
-        var o = RuntimeOptions()
-        o.threadCount = min(max(1, threadCount), RuntimeOptions.maxThreads)
-        do { try self.init(options: o) } catch {
-            o = RuntimeOptions(threadCount: 1)
-            try! self.init(options: o)   // one thread: no worker to start, cannot fail
+    /// should planning or thread creation fail, the pool runs serially on the caller.
+    public init(threadCount: Int) {
+        let options = RuntimeOptions(threadCount: min(max(1, threadCount), RuntimeOptions.maxThreads))
+        self.options = options
+        if let plan = try? Self.makePlan(options), let crew = try? Crew.start(plan: plan) {
+            self.plan = plan
+            self.crew = crew
+        } else {
+            self.plan = ThreadPlan.serial(cpu: ThreadPool.currentCPU() ?? 0)
+            self.crew = nil
         }
+        self.threadCount = plan.threadCount
     }
 
     deinit { crew?.stop() }
@@ -79,7 +87,8 @@ public final class ThreadPool: @unchecked Sendable {
             self.threadCount = 1
             throw error
         }
-        Self.report(newPlan, verbose: options.isVerbose)
+        if isShared { Self.applyProcessWide(newPlan, verbose: options.isVerbose) }
+        if options.isVerbose { writeStderr(Self.verboseReport(newPlan)) }
     }
 
     /// The slice of `0..<count` that worker `worker` runs in a `parallelFor(count, grain:)` on this pool,
@@ -182,28 +191,36 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private static func makeShared() -> ThreadPool {
-        let options: RuntimeOptions
+        var options: RuntimeOptions
         do { options = try RuntimeOptions.fromEnvironment() } catch {
             writeStderr("gradus: ignoring the threading environment: \(error.message)\n")
             options = RuntimeOptions()
         }
-        if let pool = try? ThreadPool(options: options) { return pool }
-        writeStderr("gradus: cannot start the thread pool as configured; running on 1 thread\n")
-        return ThreadPool(threadCount: 1)
+        var pool: ThreadPool
+        do { pool = try ThreadPool(options: options) } catch {
+            writeStderr("gradus: cannot start the thread pool as configured (\(error.message)); using defaults\n")
+            options = RuntimeOptions()
+            pool = ThreadPool(threadCount: ThreadPool.inheritedAffinity().count)
+        }
+        pool.isShared = true
+        applyProcessWide(pool.plan, verbose: options.isVerbose)
+        return pool
     }
 
-    private static func report(_ plan: ThreadPlan, verbose: Bool) {
+    private static func applyProcessWide(_ plan: ThreadPlan, verbose: Bool) {
         gradus__numa_set_verbose(verbose ? 1 : 0)
         BLASThreading.apply(plan.blasThreads)
-        guard verbose else { return }
+    }
+
+    private static func verboseReport(_ plan: ThreadPlan) -> String {
         var text = plan.description
-        for e in plan.entries where e.isPinned && !gradus_affinityAllows(e.cpu) {
+        for e in plan.entries where e.isPinned && !processMaskContains(e.cpu) {
             text += "gradus: warning: thread \(e.thread) not pinned: cpu \(e.cpu) is not in the process mask\n"
         }
         if SystemFiles.readText("/proc/sys/kernel/numa_balancing")?.first == "1" && plan.topology.nodes.count > 1 {
             text += "gradus: warning: kernel.numa_balancing=1 moves pages behind first-touch placement\n"
         }
-        writeStderr(text)
+        return text
     }
 }
 
@@ -214,4 +231,4 @@ func writeStderr(_ text: String) {
 }
 
 /// Whether the process mask holds `cpu` (pins never leave it; fake topologies may name CPUs that do not exist).
-func gradus_affinityAllows(_ cpu: Int) -> Bool { ThreadPool.inheritedAffinity().contains(cpu) }
+func processMaskContains(_ cpu: Int) -> Bool { ThreadPool.inheritedAffinity().contains(cpu) }

@@ -1,5 +1,5 @@
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 @Suite struct BufferPoolTests {
     @Test func sizeClassesHaveAtMostAQuarterSlack() {

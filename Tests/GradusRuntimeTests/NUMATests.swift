@@ -1,6 +1,6 @@
 import CNuma
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 @Suite struct NUMATests {
     @Test func invalidNodesAreRejectedBeforeLibnuma() throws {

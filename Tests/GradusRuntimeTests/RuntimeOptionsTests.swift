@@ -1,5 +1,5 @@
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 func options(_ env: [String: String]) throws(GradusError) -> RuntimeOptions {
     try RuntimeOptions.fromEnvironment { env[$0] }

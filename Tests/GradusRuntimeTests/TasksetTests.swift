@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 /// `taskset`, if installed.
 let tasksetPath: String? = ["/usr/bin/taskset", "/bin/taskset", "/usr/local/bin/taskset"]

@@ -1,5 +1,5 @@
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 /// Plans on a fixture topology; the mask defaults to every CPU of the fixture.
 func makePlan(_ name: String, _ policy: AffinityPolicy, threads: Int? = nil, allowed: [Int]? = nil,

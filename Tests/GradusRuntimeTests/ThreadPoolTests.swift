@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 /// A pool on the real machine with `threads` threads (oversubscribed when more than the mask).
 func makePool(_ threads: Int, wait: WaitPolicy = .auto, pin: PinMode = .auto, numa: AffinityPolicy = .auto) throws -> ThreadPool {
@@ -132,6 +132,21 @@ func machineIsQuiet() -> Bool {
         }
     }
 
+    /// Many short jobs across the spin → sleep boundary: a lost wake-up would hang here.
+    @Test(.timeLimit(.minutes(1)), arguments: [(WaitPolicy.sleep, 0), (.hybrid, 1), (.hybrid, 20)])
+    func noLostWakeups(_ wait: WaitPolicy, _ spinMicroseconds: Int) throws {
+        var o = RuntimeOptions(threadCount: 2, wait: wait, spinMicroseconds: spinMicroseconds)
+        o.pin = .never
+        let pool = try ThreadPool(options: o)
+        #expect(pool.plan.wait == wait || pool.plan.isOversubscribed)
+        let counter = Atomic<Int>(0)
+        for i in 0..<20000 {
+            pool.parallelFor(2) { r, _ in counter.add(r.count, ordering: .relaxed) }
+            if i % 64 == 0 { usleep(UInt32(i % 5) * 10) }   // let workers fall asleep now and then
+        }
+        #expect(counter.load(ordering: .relaxed) == 40000)
+    }
+
     @Test func nestedCallsRunInline() throws {
         let pool = try makePool(2)
         let total = Atomic<Int>(0)
@@ -217,11 +232,31 @@ func machineIsQuiet() -> Bool {
         #expect(pool.slice(of: 10, worker: 2) == nil)
     }
 
-    @Test func blasThreadsFollowThePlan() throws {
-        let pool = try ThreadPool(options: RuntimeOptions(threadCount: 2))
-        #expect(pool.plan.blasThreads == 1)
-        #expect(BLASThreading.threadCount == 1)
+    @Test func blasThreadsFollowTheSharedPlan() throws {
+        let shared = ThreadPool.shared
+        #expect(shared.plan.blasThreads == 1)
+        #expect(BLASThreading.threadCount == shared.plan.blasThreads)
         #expect(throws: GradusError.self) { try BLASThreading.setThreadCount(0) }
+    }
+
+    /// BLAS gets the cores only while the pool is parked; from inside a job BLAS stays single-threaded.
+    @Test func parallelBLASParksThePool() throws {
+        let shared = ThreadPool.shared
+        let inside = Runtime.withParallelBLAS(threads: 2) { BLASThreading.threadCount }
+        #expect(inside == min(2, ThreadPool.inheritedAffinity().count))
+        #expect(BLASThreading.threadCount == shared.plan.blasThreads)
+        if shared.threadCount >= 2 {
+            let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
+            seen.initialize(repeating: -1)
+            defer { seen.deallocate() }
+            shared.parallelFor(2) { _, w in seen[w] = Runtime.withParallelBLAS(threads: 2) { BLASThreading.threadCount } }
+            #expect(Array(seen) == [1, 1])
+        }
+        let thrown = #expect(throws: GradusError.self) {
+            try Runtime.withParallelBLAS { () throws(GradusError) -> Int in throw .invalidState("x") }
+        }
+        #expect(thrown == .invalidState("x"))
+        #expect(BLASThreading.threadCount == shared.plan.blasThreads)
     }
 
     /// Cost of one parallelFor on two threads, back to back (hybrid waits: workers still spinning).

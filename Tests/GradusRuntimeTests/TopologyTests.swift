@@ -1,5 +1,5 @@
 import Testing
-@testable import GradusRuntime
+import GradusRuntime
 
 /// The fixture sysfs trees in Tests/Fixtures/topology.
 func fixtureRoot(_ name: String, file: String = #filePath) -> String {
