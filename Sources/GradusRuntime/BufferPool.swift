@@ -102,7 +102,7 @@ public final class BufferPool: @unchecked Sendable {
             s.stats.liveBytes += size
             s.stats.freshBytes += size
         }
-        if size >= Self.hugeThreshold && (firstTouch ?? ThreadPool.shared.plan.isNUMAAware) {
+        if size >= Self.hugeThreshold && (firstTouch ?? ThreadPool.shared.placesFirstTouch) {
             ThreadPool.shared.firstTouch(pointer, byteCount: size)
         }
         return pointer

@@ -21,11 +21,18 @@ public final class ThreadPool: @unchecked Sendable {
     /// Number of workers, the caller's thread included.
     public private(set) var threadCount: Int
 
-    /// The thread → CPU → node plan in force, with its wait/pin/BLAS decisions.
-    public private(set) var plan: ThreadPlan
+    /// The thread → CPU → node plan in force, with its wait/pin/BLAS decisions. Safe to read from any thread.
+    public var plan: ThreadPlan { configuration.withLock { $0.plan } }
 
-    /// The options the plan was made from.
-    public private(set) var options: RuntimeOptions
+    /// The options the plan was made from. Safe to read from any thread.
+    public var options: RuntimeOptions { configuration.withLock { $0.options } }
+
+    /// Whether large fresh buffers should be first-touched by the workers (the plan is NUMA-aware).
+    var placesFirstTouch: Bool { placesFirstTouchFlag.load(ordering: .relaxed) }
+
+    private struct Configuration: Sendable { var plan: ThreadPlan; var options: RuntimeOptions }
+    private let configuration: Mutex<Configuration>
+    private let placesFirstTouchFlag = Atomic<Bool>(false)
 
     // One job at a time; trylock, never block in parallelFor.
     private let busy = Atomic<Bool>(false)
@@ -39,8 +46,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// BLAS thread count, which is process-wide.
     public init(options: RuntimeOptions) throws(GradusError) {
         let plan = try Self.makePlan(options)
-        self.options = options
-        self.plan = plan
+        configuration = Mutex(Configuration(plan: plan, options: options))
+        placesFirstTouchFlag.store(plan.isNUMAAware, ordering: .relaxed)
         self.threadCount = plan.threadCount
         self.crew = try Crew.start(plan: plan)
         if options.isVerbose { writeStderr(Self.verboseReport(plan)) }
@@ -50,14 +57,12 @@ public final class ThreadPool: @unchecked Sendable {
     /// should planning or thread creation fail, the pool runs serially on the caller.
     public init(threadCount: Int) {
         let options = RuntimeOptions(threadCount: min(max(1, threadCount), RuntimeOptions.maxThreads))
-        self.options = options
-        if let plan = try? Self.makePlan(options), let crew = try? Crew.start(plan: plan) {
-            self.plan = plan
-            self.crew = crew
-        } else {
-            self.plan = ThreadPlan.serial(cpu: ThreadPool.currentCPU() ?? 0)
-            self.crew = nil
-        }
+        var plan = ThreadPlan.serial(cpu: ThreadPool.currentCPU() ?? 0)
+        var crew: Crew? = nil
+        if let p = try? Self.makePlan(options), let c = try? Crew.start(plan: p) { plan = p; crew = c }
+        configuration = Mutex(Configuration(plan: plan, options: options))
+        placesFirstTouchFlag.store(plan.isNUMAAware, ordering: .relaxed)
+        self.crew = crew
         self.threadCount = plan.threadCount
     }
 
@@ -75,15 +80,14 @@ public final class ThreadPool: @unchecked Sendable {
         defer { busy.store(false, ordering: .releasing) }
         crew?.stop()
         crew = nil
-        self.options = options
-        self.plan = newPlan
+        configuration.withLock { $0 = Configuration(plan: newPlan, options: options) }
+        placesFirstTouchFlag.store(newPlan.isNUMAAware, ordering: .relaxed)
         self.threadCount = newPlan.threadCount
         do {
             crew = try Crew.start(plan: newPlan)
         } catch {
-            var serial = newPlan
-            serial.entries = [serial.entries[0]]
-            self.plan = serial
+            let serial = ThreadPlan.serial(cpu: ThreadPool.currentCPU() ?? 0)
+            configuration.withLock { $0.plan = serial }
             self.threadCount = 1
             throw error
         }
