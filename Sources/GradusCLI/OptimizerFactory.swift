@@ -11,12 +11,6 @@ enum OptimizerFactory {
     }
 }
 
-enum OptimizerSuite {
-    static func run(_ doc: JSON, float64: Bool) throws(GradusError) -> [ConformanceRow] {
-        throw .unsupported("optimizer conformance is being wired in")
-    }
-}
-
 extension BenchContext {
     func optimizerStep() throws(GradusError) {}
     func quant() throws(GradusError) {}
