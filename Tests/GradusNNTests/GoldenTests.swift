@@ -16,6 +16,12 @@ import Testing
         #expect(result.maxAbsErr < 1e-9)
     }
 
+    @Test(arguments: names)
+    func goldenCasePassesInFloat32(_ name: String) throws {
+        let result = try #require(try NNConformance.run(case: goldenCase(name), dtype: .float32))
+        #expect(result.passed, "\(name): max abs \(result.maxAbsErr), max rel \(result.maxRelErr)")
+    }
+
     @Test func runnerSkipsOtherKinds() throws {
         let doc = try optimizersGolden()
         var handled = 0
