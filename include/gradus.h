@@ -186,6 +186,307 @@ gradus_status gradus_context_num_threads(int32_t *out);
 gradus_status gradus_context_describe(char *buffer, size_t capacity, size_t *out_length);
 
 /* ======================================================================================================== */
+/* Tensors                                                                                                  */
+/* ======================================================================================================== */
+/*
+ * A gradus_tensor is an N-d array (rank 0..GRADUS_MAX_RANK) of float32 or float64 in row-major order.
+ * Every operation returns a NEW handle through `out` (the caller destroys it); inputs are borrowed. Results
+ * may share memory with their inputs (reshape, transpose) and keep it alive. A tensor may be used by one
+ * thread at a time; tensors of separate graphs may be used from separate threads.
+ * Shapes are int64_t arrays of `ndim` entries, each >= 0; `shape` may be NULL when ndim is 0 (a scalar).
+ */
+typedef struct gradus_tensor_s *gradus_tensor;
+
+#define GRADUS_MAX_RANK 8
+
+/* Called exactly once with (data, user_data) when the library no longer needs memory lent to
+ * gradus_tensor_wrap, from whichever thread drops the last reference. */
+typedef void (*gradus_deleter)(void *data, void *user_data);
+
+/* Creates a tensor holding a copy of `data` (prod(shape) elements of dtype, contiguous).
+ * Returns OK; INVALID_ARGUMENT (NULL data with elements, NULL out, bad ndim, negative dim, unknown dtype);
+ * OUT_OF_MEMORY when the size overflows. */
+gradus_status gradus_tensor_create_copy(const void *data, const int64_t *shape, int32_t ndim, gradus_dtype dtype,
+                                        gradus_tensor *out);
+
+/* Creates a tensor filled with `value`. Statuses as gradus_tensor_create_copy. */
+gradus_status gradus_tensor_create_full(const int64_t *shape, int32_t ndim, gradus_dtype dtype, double value,
+                                        gradus_tensor *out);
+
+/* Wraps caller memory without copying (contiguous, suitably aligned for dtype). The library reads and writes
+ * it in place until the last tensor using it is gone, then calls deleter(data, user_data) (deleter may be
+ * NULL when the caller keeps the memory alive longer than every tensor). If the call fails the deleter is
+ * NOT called. Statuses as gradus_tensor_create_copy. */
+gradus_status gradus_tensor_wrap(void *data, const int64_t *shape, int32_t ndim, gradus_dtype dtype,
+                                 gradus_deleter deleter, void *user_data, gradus_tensor *out);
+
+/* Releases the handle (the memory goes when no other tensor, gradient or graph uses it). NULL is a no-op.
+ * Returns OK, or INVALID_HANDLE for a handle that is not live (e.g. destroyed twice). */
+gradus_status gradus_tensor_destroy(gradus_tensor tensor);
+
+/* Rank in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
+gradus_status gradus_tensor_ndim(gradus_tensor tensor, int32_t *out);
+/* Copies the shape into shape[0..ndim) (capacity entries available; GRADUS_MAX_RANK always suffices) and the
+ * rank into *out_ndim. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL pointers, capacity too small). */
+gradus_status gradus_tensor_shape(gradus_tensor tensor, int64_t *shape, int32_t capacity, int32_t *out_ndim);
+/* Element type in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_dtype(gradus_tensor tensor, gradus_dtype *out);
+/* Number of elements in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_numel(gradus_tensor tensor, int64_t *out);
+/* Copies the elements (row-major, the tensor's dtype) into dst, which holds `capacity` bytes.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (dst NULL with elements), SHAPE_MISMATCH (capacity too small). */
+gradus_status gradus_tensor_copy_to(gradus_tensor tensor, void *dst, size_t capacity);
+/* Overwrites the elements from src (row-major, `capacity` bytes, the tensor's dtype); no gradient is
+ * recorded. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH (capacity too small). */
+gradus_status gradus_tensor_copy_from(gradus_tensor tensor, const void *src, size_t capacity);
+
+/* Element-wise unary operations. Pinned values, append-only. */
+typedef int32_t gradus_unary_op;
+#define GRADUS_UNARY_OP_NEG     0
+#define GRADUS_UNARY_OP_EXP     1
+#define GRADUS_UNARY_OP_LOG     2
+#define GRADUS_UNARY_OP_SQRT    3
+#define GRADUS_UNARY_OP_ABS     4
+#define GRADUS_UNARY_OP_SQUARE  5
+#define GRADUS_UNARY_OP_RELU    6
+#define GRADUS_UNARY_OP_SIGMOID 7
+#define GRADUS_UNARY_OP_TANH    8
+#define GRADUS_UNARY_OP_GELU    9
+#define GRADUS_UNARY_OP_SILU    10
+#define GRADUS_UNARY_OP_SIN     11
+#define GRADUS_UNARY_OP_COS     12
+
+/* Element-wise binary operations with NumPy broadcasting. Pinned values, append-only. */
+typedef int32_t gradus_binary_op;
+#define GRADUS_BINARY_OP_ADD     0
+#define GRADUS_BINARY_OP_SUB     1
+#define GRADUS_BINARY_OP_MUL     2
+#define GRADUS_BINARY_OP_DIV     3
+#define GRADUS_BINARY_OP_MAXIMUM 4
+#define GRADUS_BINARY_OP_MINIMUM 5
+#define GRADUS_BINARY_OP_POW     6
+
+/* out = op(x). Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (unknown op, out NULL). */
+gradus_status gradus_tensor_unary(gradus_unary_op op, gradus_tensor x, gradus_tensor *out);
+/* out = op(a, b), broadcasting. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH (shapes do not
+ * broadcast), DTYPE_MISMATCH (float32 with float64). */
+gradus_status gradus_tensor_binary(gradus_binary_op op, gradus_tensor a, gradus_tensor b, gradus_tensor *out);
+/* out = scale * x + shift. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_affine(gradus_tensor x, double scale, double shift, gradus_tensor *out);
+/* Matrix product (batched over leading dimensions, 1-d operands as in NumPy). Returns OK, INVALID_HANDLE,
+ * INVALID_ARGUMENT, SHAPE_MISMATCH, DTYPE_MISMATCH. */
+gradus_status gradus_tensor_matmul(gradus_tensor a, gradus_tensor b, gradus_tensor *out);
+/* Sum / mean over `axes` (naxes entries, negative counts from the end; axes NULL and naxes 0 = all), keeping
+ * reduced dimensions as size 1 when keepdims != 0. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (axis out of
+ * range, repeated, NULL axes with naxes > 0). */
+gradus_status gradus_tensor_sum(gradus_tensor x, const int32_t *axes, int32_t naxes, int32_t keepdims,
+                                gradus_tensor *out);
+gradus_status gradus_tensor_mean(gradus_tensor x, const int32_t *axes, int32_t naxes, int32_t keepdims,
+                                 gradus_tensor *out);
+/* (Log-)softmax along `axis`; log != 0 gives log-softmax. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_softmax(gradus_tensor x, int32_t axis, int32_t log, gradus_tensor *out);
+/* A view with a new shape (one entry may be -1). Returns OK, INVALID_HANDLE, INVALID_ARGUMENT,
+ * SHAPE_MISMATCH (element count differs). */
+gradus_status gradus_tensor_reshape(gradus_tensor x, const int64_t *shape, int32_t ndim, gradus_tensor *out);
+/* Swaps axes a and b (negative counts from the end). Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_transpose(gradus_tensor x, int32_t a, int32_t b, gradus_tensor *out);
+/* Index of the largest element along the last axis, for each row: out[i] for i < rows, where rows is the
+ * product of the other dimensions (count entries available). Returns OK, INVALID_HANDLE, INVALID_ARGUMENT,
+ * SHAPE_MISMATCH (count too small, or rank 0). */
+gradus_status gradus_tensor_argmax(gradus_tensor x, int64_t *out, size_t count);
+/* In place: y += alpha * x (same shape and dtype), never recorded for autodiff — the building block of
+ * hand-written optimizers (SGD: gradus_tensor_axpy(param, -lr, grad)). Returns OK, INVALID_HANDLE,
+ * SHAPE_MISMATCH, DTYPE_MISMATCH. */
+gradus_status gradus_tensor_axpy(gradus_tensor y, double alpha, gradus_tensor x);
+
+/* ======================================================================================================== */
+/* Autodiff                                                                                                 */
+/* ======================================================================================================== */
+/*
+ * Define-by-run: operations on tensors that require gradients record a graph; gradus_tensor_backward runs it
+ * in reverse and accumulates into each leaf's gradient. Recording is per thread (gradus_no_grad_*).
+ * A tape collects the handles created on a thread between gradus_tape_begin and gradus_tape_end, so a
+ * training step can free all of its intermediates with one gradus_tape_reset.
+ */
+typedef struct gradus_tape_s *gradus_tape;
+
+/* Marks x as a leaf that needs gradients (flag != 0) or not. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_tensor_set_requires_grad(gradus_tensor x, int32_t flag);
+/* 1 in *out when x requires gradients, else 0. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_requires_grad(gradus_tensor x, int32_t *out);
+/* Backpropagates from a one-element tensor (seed 1): adds d(loss)/d(leaf) into every leaf's gradient.
+ * Returns OK, INVALID_HANDLE, SHAPE_MISMATCH (more than one element), INVALID_STATE (nothing requires grad). */
+gradus_status gradus_tensor_backward(gradus_tensor loss);
+/* A new handle to x's accumulated gradient in *out, or NULL (and OK) when it has none.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_tensor_grad(gradus_tensor x, gradus_tensor *out);
+/* Replaces x's gradient with grad (same shape and dtype), or clears it when grad is NULL.
+ * Returns OK, INVALID_HANDLE, SHAPE_MISMATCH, DTYPE_MISMATCH. */
+gradus_status gradus_tensor_set_grad(gradus_tensor x, gradus_tensor grad);
+/* A new handle sharing x's values but cut from the graph (requires no gradient). Returns OK, INVALID_HANDLE. */
+gradus_status gradus_tensor_detach(gradus_tensor x, gradus_tensor *out);
+
+/* Turns recording off on the calling thread until the matching gradus_no_grad_end (scopes nest).
+ * Cannot fail. */
+void gradus_no_grad_begin(void);
+/* Ends the innermost no-grad scope of the calling thread. Returns OK, INVALID_STATE (no open scope). */
+gradus_status gradus_no_grad_end(void);
+/* 1 in *out when the calling thread records operations, else 0. Returns OK, INVALID_ARGUMENT. */
+gradus_status gradus_grad_is_enabled(int32_t *out);
+
+/* Creates an empty tape. Returns OK, INVALID_ARGUMENT (out NULL). */
+gradus_status gradus_tape_create(gradus_tape *out);
+/* Destroys the tape (it does not destroy the handles it holds: call gradus_tape_reset first). NULL is a no-op.
+ * Returns OK, INVALID_HANDLE, INVALID_STATE (the tape is active on another thread). */
+gradus_status gradus_tape_destroy(gradus_tape tape);
+/* From now on, every tensor handle this thread creates is also recorded on the tape (one tape per thread
+ * at a time). Returns OK, INVALID_HANDLE, INVALID_STATE (another tape is active on this thread). */
+gradus_status gradus_tape_begin(gradus_tape tape);
+/* Stops recording on this thread. Returns OK, INVALID_HANDLE, INVALID_STATE (the tape is not active here). */
+gradus_status gradus_tape_end(gradus_tape tape);
+/* Destroys every recorded handle that is still live (the step's intermediates) and empties the tape; handles
+ * the caller already destroyed are skipped. The tape stays active if it was. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_tape_reset(gradus_tape tape);
+
+/* ======================================================================================================== */
+/* Layers and models                                                                                        */
+/* ======================================================================================================== */
+typedef struct gradus_model_s *gradus_model;
+
+/* Layer kinds. Pinned values, append-only. */
+typedef int32_t gradus_layer_kind;
+#define GRADUS_LAYER_LINEAR     0 /* in_features -> out_features, bias unless bias == 0 */
+#define GRADUS_LAYER_RELU       1
+#define GRADUS_LAYER_GELU       2
+#define GRADUS_LAYER_SILU       3
+#define GRADUS_LAYER_TANH       4
+#define GRADUS_LAYER_SIGMOID    5
+#define GRADUS_LAYER_DROPOUT    6 /* probability p */
+#define GRADUS_LAYER_FLATTEN    7 /* (N, ...) -> (N, prod(...)) */
+#define GRADUS_LAYER_LAYER_NORM 8 /* over the last dimension, in_features wide */
+
+typedef struct gradus_layer_options {
+    size_t struct_size;      /* set by gradus_layer_options_init */
+    gradus_layer_kind kind;  /* GRADUS_LAYER_* */
+    int64_t in_features;     /* LINEAR, LAYER_NORM */
+    int64_t out_features;    /* LINEAR */
+    int32_t bias;            /* LINEAR: nonzero adds a bias (default 1) */
+    double p;                /* DROPOUT: drop probability in [0, 1) (default 0.5) */
+} gradus_layer_options;
+
+/* Fills *options with the defaults for `kind`. Does nothing when options is NULL. Cannot fail. */
+void gradus_layer_options_init(gradus_layer_options *options, gradus_layer_kind kind);
+
+/* Builds a sequential model from `count` layer specs; parameters are initialised (Kaiming-uniform, like
+ * PyTorch) from `seed`, in dtype. Parameter names are "<layer index>.weight", "<layer index>.bias", ...
+ * Returns OK; INVALID_ARGUMENT (NULL specs/out, count 0 or > 4096, unknown kind, bad feature counts or p,
+ * bad struct_size, unknown dtype). */
+gradus_status gradus_model_create(const gradus_layer_options *layers, size_t count, gradus_dtype dtype,
+                                  uint64_t seed, gradus_model *out);
+/* Destroys the model; parameter handles obtained from it stay valid. NULL is a no-op.
+ * Returns OK, INVALID_HANDLE. */
+gradus_status gradus_model_destroy(gradus_model model);
+/* out = model(x). Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH, DTYPE_MISMATCH. */
+gradus_status gradus_model_forward(gradus_model model, gradus_tensor x, gradus_tensor *out);
+/* Training (training != 0: dropout active) or evaluation mode. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_model_set_training(gradus_model model, int32_t training);
+/* Number of parameter tensors in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_model_parameter_count(gradus_model model, size_t *out);
+/* Name of parameter `index`, snprintf-style as gradus_context_describe. Returns OK, INVALID_HANDLE,
+ * INVALID_ARGUMENT (index out of range, NULL out_length, NULL buffer with capacity). */
+gradus_status gradus_model_parameter_name(gradus_model model, size_t index, char *buffer, size_t capacity,
+                                          size_t *out_length);
+/* A new handle to parameter `index` (shares its values: updating it updates the model).
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (index out of range, out NULL). */
+gradus_status gradus_model_parameter_get(gradus_model model, size_t index, gradus_tensor *out);
+/* Like gradus_model_parameter_get, by name. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, NOT_FOUND. */
+gradus_status gradus_model_parameter_find(gradus_model model, const char *name, gradus_tensor *out);
+/* Clears every parameter's gradient. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_model_zero_grad(gradus_model model);
+
+/* ======================================================================================================== */
+/* Losses                                                                                                   */
+/* ======================================================================================================== */
+
+/* How per-example losses are reduced. Pinned values, append-only. */
+typedef int32_t gradus_reduction;
+#define GRADUS_REDUCTION_MEAN 0
+#define GRADUS_REDUCTION_SUM  1
+#define GRADUS_REDUCTION_NONE 2
+
+/* Cross-entropy of logits (N, C) against N integer labels in 0..C-1, through a stable log-softmax.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL labels, label out of range, unknown reduction),
+ * SHAPE_MISMATCH (count != N, logits not 2-d). */
+gradus_status gradus_loss_cross_entropy(gradus_tensor logits, const int32_t *labels, size_t count,
+                                        gradus_reduction reduction, gradus_tensor *out);
+/* Mean squared error; same shapes. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH. */
+gradus_status gradus_loss_mse(gradus_tensor prediction, gradus_tensor target, gradus_reduction reduction,
+                              gradus_tensor *out);
+/* Binary cross-entropy on logits (stable); same shapes, targets in [0, 1].
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH. */
+gradus_status gradus_loss_bce_with_logits(gradus_tensor logits, gradus_tensor target, gradus_reduction reduction,
+                                          gradus_tensor *out);
+/* Fraction of rows of logits (N, C) whose arg-max equals the label, in *out.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH. */
+gradus_status gradus_accuracy(gradus_tensor logits, const int32_t *labels, size_t count, double *out);
+
+/* ======================================================================================================== */
+/* Data                                                                                                     */
+/* ======================================================================================================== */
+/* A dataset is an immutable table of float32 samples (each of sample shape) with int32 class labels. */
+typedef struct gradus_dataset_s *gradus_dataset;
+
+typedef int32_t gradus_split;
+#define GRADUS_SPLIT_TRAIN 0
+#define GRADUS_SPLIT_TEST  1
+
+/* Synthetic classification sets. Pinned values, append-only. */
+typedef int32_t gradus_synthetic;
+#define GRADUS_SYNTHETIC_TWO_MOONS 0 /* 2-d, 2 classes */
+#define GRADUS_SYNTHETIC_SPIRALS   1 /* 2-d, 2 classes */
+#define GRADUS_SYNTHETIC_XOR       2 /* 2-d, 2 classes */
+#define GRADUS_SYNTHETIC_MIXTURE   3 /* 2-d, 3 classes (Gaussian mixture) */
+
+/* Loads Fashion-MNIST from the IDX files (plain or .gz) in `directory` (NULL: the Debian dataset path),
+ * images scaled to [0, 1], flattened to 784 features. limit > 0 keeps the first `limit` samples.
+ * Returns OK; INVALID_ARGUMENT (out NULL, unknown split, negative limit); NOT_FOUND (files absent);
+ * FORMAT_ERROR (malformed files); IO_ERROR. */
+gradus_status gradus_dataset_load_fashion_mnist(const char *directory, gradus_split split, int64_t limit,
+                                                gradus_dataset *out);
+/* Generates `count` samples (1..10^7) of a synthetic set, reproducibly from `seed`.
+ * Returns OK, INVALID_ARGUMENT (unknown kind, bad count, out NULL). */
+gradus_status gradus_dataset_create_synthetic(gradus_synthetic kind, int64_t count, uint64_t seed,
+                                              gradus_dataset *out);
+/* NULL is a no-op. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_dataset_destroy(gradus_dataset dataset);
+/* Number of samples, features per sample and classes. Return OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_dataset_count(gradus_dataset dataset, int64_t *out);
+gradus_status gradus_dataset_sample_size(gradus_dataset dataset, int64_t *out);
+gradus_status gradus_dataset_class_count(gradus_dataset dataset, int32_t *out);
+/* Samples start..start+count-1 of the order in force (see gradus_dataset_shuffle): a new float32 tensor
+ * (count, sample_size) in *features and the labels in labels[0..count). The range is clipped to the end.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL pointers, start out of range, count <= 0). */
+gradus_status gradus_dataset_batch(gradus_dataset dataset, int64_t start, int64_t count, gradus_tensor *features,
+                                   int32_t *labels);
+/* Re-orders the samples with a permutation drawn from `seed` (call it once per epoch with a new seed).
+ * Returns OK, INVALID_HANDLE. */
+gradus_status gradus_dataset_shuffle(gradus_dataset dataset, uint64_t seed);
+
+/* ======================================================================================================== */
+/* Checkpoints                                                                                              */
+/* ======================================================================================================== */
+/* Checkpoints are safetensors files: one entry per parameter (and buffer) name, readable by PyTorch and
+ * numpy tools. */
+
+/* Writes the model's parameters to `path` atomically (a temporary file renamed over the target).
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (path NULL), IO_ERROR. */
+gradus_status gradus_model_save(gradus_model model, const char *path);
+/* Reads parameters from `path` into the model; names and shapes must match exactly.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, IO_ERROR/NOT_FOUND (unreadable file), FORMAT_ERROR,
+ * SHAPE_MISMATCH (a stored shape differs), NOT_FOUND (missing or unexpected name). */
+gradus_status gradus_model_load(gradus_model model, const char *path);
+
+/* ======================================================================================================== */
 /* Testing                                                                                                  */
 /* ======================================================================================================== */
 

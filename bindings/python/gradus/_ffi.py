@@ -4,7 +4,7 @@ Names and order follow the header's sections. Everything here is the raw C API; 
 (gradus.runtime, gradus.Tensor, ...) sits on top. ``check(status)`` turns a non-OK status into GradusError.
 """
 import ctypes
-from ctypes import POINTER, c_char, c_char_p, c_int32, c_size_t, c_void_p
+from ctypes import POINTER, c_char, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint64, c_void_p
 
 from . import _loader
 from .errors import GradusError
@@ -19,6 +19,17 @@ MAX_THREADS = 4096
 NUMA_POLICY_AUTO, NUMA_POLICY_DISABLED, NUMA_POLICY_DISTRIBUTE, NUMA_POLICY_ISOLATE, NUMA_POLICY_INHERIT = range(5)
 PIN_MODE_AUTO, PIN_MODE_NEVER, PIN_MODE_ALWAYS = range(3)
 WAIT_POLICY_AUTO, WAIT_POLICY_SLEEP, WAIT_POLICY_HYBRID, WAIT_POLICY_SPIN = range(4)
+
+MAX_RANK = 8
+(UNARY_OP_NEG, UNARY_OP_EXP, UNARY_OP_LOG, UNARY_OP_SQRT, UNARY_OP_ABS, UNARY_OP_SQUARE, UNARY_OP_RELU,
+ UNARY_OP_SIGMOID, UNARY_OP_TANH, UNARY_OP_GELU, UNARY_OP_SILU, UNARY_OP_SIN, UNARY_OP_COS) = range(13)
+(BINARY_OP_ADD, BINARY_OP_SUB, BINARY_OP_MUL, BINARY_OP_DIV, BINARY_OP_MAXIMUM, BINARY_OP_MINIMUM,
+ BINARY_OP_POW) = range(7)
+(LAYER_LINEAR, LAYER_RELU, LAYER_GELU, LAYER_SILU, LAYER_TANH, LAYER_SIGMOID, LAYER_DROPOUT, LAYER_FLATTEN,
+ LAYER_LAYER_NORM) = range(9)
+REDUCTION_MEAN, REDUCTION_SUM, REDUCTION_NONE = range(3)
+SPLIT_TRAIN, SPLIT_TEST = range(2)
+SYNTHETIC_TWO_MOONS, SYNTHETIC_SPIRALS, SYNTHETIC_XOR, SYNTHETIC_MIXTURE = range(4)
 
 # ---- typedefs ----
 gradus_status = c_int32
@@ -43,6 +54,35 @@ class gradus_context_options(ctypes.Structure):
     ]
 
 
+gradus_tensor = c_void_p
+gradus_tape = c_void_p
+gradus_model = c_void_p
+gradus_dataset = c_void_p
+gradus_unary_op = c_int32
+gradus_binary_op = c_int32
+gradus_layer_kind = c_int32
+gradus_reduction = c_int32
+gradus_split = c_int32
+gradus_synthetic = c_int32
+gradus_deleter = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+class gradus_layer_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("kind", gradus_layer_kind),
+        ("in_features", c_int64),
+        ("out_features", c_int64),
+        ("bias", c_int32),
+        ("p", c_double),
+    ]
+
+
+_T = gradus_tensor
+_PT = POINTER(gradus_tensor)
+_I64P = POINTER(c_int64)
+_I32P = POINTER(c_int32)
+
 # ---- functions: name -> (restype, argtypes) ----
 _FUNCTIONS = {
     # Version
@@ -62,6 +102,73 @@ _FUNCTIONS = {
     "gradus_context_set_num_threads": (gradus_status, [c_int32]),
     "gradus_context_num_threads": (gradus_status, [POINTER(c_int32)]),
     "gradus_context_describe": (gradus_status, [POINTER(c_char), c_size_t, POINTER(c_size_t)]),
+    # Tensors
+    "gradus_tensor_create_copy": (gradus_status, [c_void_p, _I64P, c_int32, gradus_dtype, _PT]),
+    "gradus_tensor_create_full": (gradus_status, [_I64P, c_int32, gradus_dtype, c_double, _PT]),
+    "gradus_tensor_wrap": (gradus_status, [c_void_p, _I64P, c_int32, gradus_dtype, gradus_deleter, c_void_p, _PT]),
+    "gradus_tensor_destroy": (gradus_status, [_T]),
+    "gradus_tensor_ndim": (gradus_status, [_T, _I32P]),
+    "gradus_tensor_shape": (gradus_status, [_T, _I64P, c_int32, _I32P]),
+    "gradus_tensor_dtype": (gradus_status, [_T, POINTER(gradus_dtype)]),
+    "gradus_tensor_numel": (gradus_status, [_T, _I64P]),
+    "gradus_tensor_copy_to": (gradus_status, [_T, c_void_p, c_size_t]),
+    "gradus_tensor_copy_from": (gradus_status, [_T, c_void_p, c_size_t]),
+    "gradus_tensor_unary": (gradus_status, [gradus_unary_op, _T, _PT]),
+    "gradus_tensor_binary": (gradus_status, [gradus_binary_op, _T, _T, _PT]),
+    "gradus_tensor_affine": (gradus_status, [_T, c_double, c_double, _PT]),
+    "gradus_tensor_matmul": (gradus_status, [_T, _T, _PT]),
+    "gradus_tensor_sum": (gradus_status, [_T, _I32P, c_int32, c_int32, _PT]),
+    "gradus_tensor_mean": (gradus_status, [_T, _I32P, c_int32, c_int32, _PT]),
+    "gradus_tensor_softmax": (gradus_status, [_T, c_int32, c_int32, _PT]),
+    "gradus_tensor_reshape": (gradus_status, [_T, _I64P, c_int32, _PT]),
+    "gradus_tensor_transpose": (gradus_status, [_T, c_int32, c_int32, _PT]),
+    "gradus_tensor_argmax": (gradus_status, [_T, _I64P, c_size_t]),
+    "gradus_tensor_axpy": (gradus_status, [_T, c_double, _T]),
+    # Autodiff
+    "gradus_tensor_set_requires_grad": (gradus_status, [_T, c_int32]),
+    "gradus_tensor_requires_grad": (gradus_status, [_T, _I32P]),
+    "gradus_tensor_backward": (gradus_status, [_T]),
+    "gradus_tensor_grad": (gradus_status, [_T, _PT]),
+    "gradus_tensor_set_grad": (gradus_status, [_T, _T]),
+    "gradus_tensor_detach": (gradus_status, [_T, _PT]),
+    "gradus_no_grad_begin": (None, []),
+    "gradus_no_grad_end": (gradus_status, []),
+    "gradus_grad_is_enabled": (gradus_status, [_I32P]),
+    "gradus_tape_create": (gradus_status, [POINTER(gradus_tape)]),
+    "gradus_tape_destroy": (gradus_status, [gradus_tape]),
+    "gradus_tape_begin": (gradus_status, [gradus_tape]),
+    "gradus_tape_end": (gradus_status, [gradus_tape]),
+    "gradus_tape_reset": (gradus_status, [gradus_tape]),
+    # Layers and models
+    "gradus_layer_options_init": (None, [POINTER(gradus_layer_options), gradus_layer_kind]),
+    "gradus_model_create": (gradus_status, [POINTER(gradus_layer_options), c_size_t, gradus_dtype, c_uint64,
+                                            POINTER(gradus_model)]),
+    "gradus_model_destroy": (gradus_status, [gradus_model]),
+    "gradus_model_forward": (gradus_status, [gradus_model, _T, _PT]),
+    "gradus_model_set_training": (gradus_status, [gradus_model, c_int32]),
+    "gradus_model_parameter_count": (gradus_status, [gradus_model, POINTER(c_size_t)]),
+    "gradus_model_parameter_name": (gradus_status, [gradus_model, c_size_t, POINTER(c_char), c_size_t,
+                                                    POINTER(c_size_t)]),
+    "gradus_model_parameter_get": (gradus_status, [gradus_model, c_size_t, _PT]),
+    "gradus_model_parameter_find": (gradus_status, [gradus_model, c_char_p, _PT]),
+    "gradus_model_zero_grad": (gradus_status, [gradus_model]),
+    # Losses
+    "gradus_loss_cross_entropy": (gradus_status, [_T, _I32P, c_size_t, gradus_reduction, _PT]),
+    "gradus_loss_mse": (gradus_status, [_T, _T, gradus_reduction, _PT]),
+    "gradus_loss_bce_with_logits": (gradus_status, [_T, _T, gradus_reduction, _PT]),
+    "gradus_accuracy": (gradus_status, [_T, _I32P, c_size_t, POINTER(c_double)]),
+    # Data
+    "gradus_dataset_load_fashion_mnist": (gradus_status, [c_char_p, gradus_split, c_int64, POINTER(gradus_dataset)]),
+    "gradus_dataset_create_synthetic": (gradus_status, [gradus_synthetic, c_int64, c_uint64, POINTER(gradus_dataset)]),
+    "gradus_dataset_destroy": (gradus_status, [gradus_dataset]),
+    "gradus_dataset_count": (gradus_status, [gradus_dataset, _I64P]),
+    "gradus_dataset_sample_size": (gradus_status, [gradus_dataset, _I64P]),
+    "gradus_dataset_class_count": (gradus_status, [gradus_dataset, _I32P]),
+    "gradus_dataset_batch": (gradus_status, [gradus_dataset, c_int64, c_int64, _PT, _I32P]),
+    "gradus_dataset_shuffle": (gradus_status, [gradus_dataset, c_uint64]),
+    # Checkpoints
+    "gradus_model_save": (gradus_status, [gradus_model, c_char_p]),
+    "gradus_model_load": (gradus_status, [gradus_model, c_char_p]),
     # Testing
     "gradus_testing_unguarded_lookup": (c_int32, [c_int32]),
 }

@@ -1,6 +1,8 @@
 """Wrong calls through the raw C API and the Python layer: each returns its documented status, none crashes."""
 import ctypes
 
+import numpy as np
+
 import pytest
 
 import gradus
@@ -62,3 +64,72 @@ def test_truncated_describe_is_terminated():
     n = ctypes.c_size_t()
     assert _ffi.gradus_context_describe(buf, 5, ctypes.byref(n)) == 0
     assert n.value > 5 and len(buf.value) == 4
+
+
+# ---- tensors, autodiff, models, data: wrong calls raise GradusError (or a Python error), never crash ----
+
+def status_of(fn, *args):
+    with pytest.raises(gradus.GradusError) as e:
+        fn(*args)
+    return e.value.status
+
+
+def test_bad_tensor_calls():
+    a = gradus.tensor(np.ones((2, 3), np.float32))
+    b = gradus.tensor(np.ones((3, 2), np.float32))
+    d = gradus.tensor(np.ones((2, 3)), dtype=np.float64)
+    assert status_of(lambda: a + b) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: a._binary(_ffi.BINARY_OP_ADD, d)) == errors.DTYPE_MISMATCH
+    assert status_of(lambda: a @ a) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: a.reshape(5)) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: a.sum(axis=3)) == INVALID
+    assert status_of(lambda: a.sum(axis=(0, 0))) == INVALID
+    assert status_of(lambda: a.softmax(axis=9)) == INVALID
+    assert status_of(lambda: a.transpose(0, 5)) == INVALID
+    assert status_of(a.backward) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: a.sum().backward()) == errors.INVALID_STATE
+    with pytest.raises(gradus.GradusError):
+        a.grad = np.ones((3, 3), np.float32)
+    assert status_of(lambda: a._unary(99)) == INVALID
+    with pytest.raises(TypeError):
+        gradus.tensor(np.ones(3, dtype=np.int64).astype(np.complex64))
+    with pytest.raises(ValueError):
+        gradus.from_numpy(np.ones((4, 4), np.float32)[:, ::2])
+    with pytest.raises(TypeError):
+        gradus.from_numpy([1.0, 2.0])
+
+
+def test_raw_handle_misuse():
+    out = ctypes.c_void_p()
+    assert _ffi.gradus_tensor_unary(0, None, ctypes.byref(out)) == errors.INVALID_HANDLE
+    assert _ffi.gradus_tensor_unary(0, 0xdeadbeef0, ctypes.byref(out)) == errors.INVALID_HANDLE
+    t = gradus.tensor([1.0])
+    h = t._h.value
+    t.close()
+    assert _ffi.gradus_tensor_destroy(h) == errors.INVALID_HANDLE        # double free
+    assert _ffi.gradus_tensor_backward(h) == errors.INVALID_HANDLE       # stale
+    m = gradus.nn.Sequential(gradus.nn.Linear(2, 2))
+    assert _ffi.gradus_tensor_destroy(m._h) == errors.INVALID_HANDLE     # a model is not a tensor
+    assert _ffi.gradus_model_forward(m._h, None, ctypes.byref(out)) == errors.INVALID_HANDLE
+    assert _ffi.gradus_no_grad_end() == errors.INVALID_STATE
+
+
+def test_bad_models_and_data():
+    with pytest.raises(gradus.GradusError) as e:
+        gradus.nn.Sequential(gradus.nn.Linear(0, 3))
+    assert e.value.status == INVALID
+    with pytest.raises(gradus.GradusError):
+        gradus.nn.Sequential(gradus.nn.Dropout(1.5))
+    with pytest.raises(gradus.GradusError):
+        gradus.nn.Sequential()
+    m = gradus.nn.Sequential(gradus.nn.Linear(2, 3))
+    assert status_of(lambda: m(gradus.tensor(np.ones((4, 5), np.float32)))) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: m(gradus.tensor(np.ones((4, 2)), dtype=np.float64))) == errors.DTYPE_MISMATCH
+    logits = m(gradus.tensor(np.ones((4, 2), np.float32)))
+    assert status_of(lambda: gradus.nn.cross_entropy(logits, [0, 1, 2, 3])) == INVALID
+    assert status_of(lambda: gradus.nn.cross_entropy(logits, [0, 1])) == errors.SHAPE_MISMATCH
+    assert status_of(lambda: m.load("/nonexistent/x.safetensors")) in (errors.IO_ERROR, errors.NOT_FOUND)
+    assert status_of(lambda: gradus.data.synthetic("xor", 0)) == INVALID
+    assert status_of(lambda: gradus.data.fashion_mnist("test", directory="/nonexistent")) == errors.NOT_FOUND
+    ds = gradus.data.synthetic("xor", 8)
+    assert status_of(lambda: ds.batch(8, 1)) == INVALID
