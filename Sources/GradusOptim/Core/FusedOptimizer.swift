@@ -1,0 +1,434 @@
+import GradusRuntime
+
+/// One parameter tensor for a step: its values (updated in place) and its gradient, both contiguous.
+public struct ParameterBuffer<Scalar: OptimizerScalar> {
+    public var values: UnsafeMutablePointer<Scalar>
+    public var gradient: UnsafePointer<Scalar>
+    public var count: Int
+    public init(values: UnsafeMutablePointer<Scalar>, gradient: UnsafePointer<Scalar>, count: Int) {
+        self.values = values; self.gradient = gradient; self.count = count
+    }
+}
+
+/// Tensors sharing one chain (and so one set of hyperparameters), like a PyTorch param group.
+public struct ParameterGroup<Scalar: OptimizerScalar> {
+    public var chain: GradientChain<Scalar>
+    /// Shapes of the group's tensors, in order.
+    public var shapes: [[Int]]
+    public init(chain: GradientChain<Scalar>, shapes: [[Int]]) { self.chain = chain; self.shapes = shapes }
+}
+
+/// Runs parameter groups of gradient chains on raw buffers, fused: each block of a tensor passes through
+/// every transform while it is in cache; a transform that needs a statistic (a norm, dot products) costs
+/// one extra pass. Blocks run in parallel on `ThreadPool.shared`. Tensors are numbered over all groups
+/// in the order given; `step` takes them in that order.
+public final class FusedOptimizer<Scalar: OptimizerScalar> {
+    /// Elements per block (per worker, in cache): 2048 (8 KiB of float32).
+    public static var blockSize: Int { 2048 }
+
+    final class Group {
+        let chain: GradientChain<Scalar>
+        let slots: [AnyTransformSlot<Scalar>]
+        let tensors: Range<Int>
+        var lastEvents: [Int]
+        init(chain: GradientChain<Scalar>, tensors: Range<Int>, infos: [ParameterInfo]) {
+            self.chain = chain
+            self.slots = chain.makeSlots()
+            self.tensors = tensors
+            self.lastEvents = Array(repeating: 0, count: slots.count)
+            for s in slots { s.makeStates(infos) }
+        }
+    }
+
+    let groups: [Group]
+    /// Every tensor, over all groups.
+    public let parameters: [ParameterInfo]
+    /// The optimizer step `t` (number of completed steps).
+    public private(set) var globalStep = 0
+    /// Per-tensor step counters `k`.
+    public private(set) var tensorSteps: [Int]
+    /// Full-size scratch per tensor, allocated when a chain needs a statistic of an intermediate.
+    var scratch: [UnsafeMutablePointer<Scalar>?]
+    /// Per-worker block buffers: update block + workspace.
+    var workerMemory: UnsafeMutablePointer<Scalar>
+    var workerCount: Int
+
+    /// An optimizer over `groups`.
+    public init(groups: [ParameterGroup<Scalar>]) throws(GradusError) {
+        var infos: [ParameterInfo] = []
+        var built: [Group] = []
+        for g in groups {
+            let start = infos.count
+            var groupInfos: [ParameterInfo] = []
+            for s in g.shapes {
+                guard s.allSatisfy({ $0 >= 0 }) else { throw .invalidArgument("negative dimension in shape \(s)") }
+                let info = ParameterInfo(index: infos.count, shape: s)
+                infos.append(info); groupInfos.append(info)
+            }
+            // Slots index states by position in the group.
+            let local = groupInfos.enumerated().map { ParameterInfo(index: $0.offset, shape: $0.element.shape) }
+            built.append(Group(chain: g.chain, tensors: start..<infos.count, infos: local))
+        }
+        self.groups = built
+        self.parameters = infos
+        self.tensorSteps = Array(repeating: 0, count: infos.count)
+        self.scratch = Array(repeating: nil, count: infos.count)
+        self.workerCount = 0
+        self.workerMemory = .allocate(capacity: 1)
+    }
+
+    /// An optimizer with one group.
+    public convenience init(chain: GradientChain<Scalar>, shapes: [[Int]]) throws(GradusError) {
+        try self.init(groups: [ParameterGroup(chain: chain, shapes: shapes)])
+    }
+
+    deinit {
+        for s in scratch { s?.deallocate() }
+        workerMemory.deallocate()
+    }
+
+    /// Number of groups.
+    public var groupCount: Int { groups.count }
+
+    /// Events (clipped entries) each transform of `group` reported during the last step, in chain order.
+    public func lastStepEvents(group: Int = 0) -> [Int] { groups[group].lastEvents }
+
+    /// Sets a hyperparameter on every transform of `group` (all groups when nil) that has it.
+    /// Returns false when no transform has it.
+    @discardableResult
+    public func set(_ hyperparameter: Hyperparameter, to value: Double, group: Int? = nil) throws(GradusError) -> Bool {
+        guard value.isFinite else { throw .invalidArgument("\(hyperparameter) must be finite, got \(value)") }
+        if let g = group, !(0..<groups.count).contains(g) { throw .invalidArgument("no parameter group \(g)") }
+        var any = false
+        for (i, g) in groups.enumerated() where group == nil || group == i {
+            for s in g.slots where s.set(hyperparameter, value) { any = true }
+        }
+        return any
+    }
+
+    /// The value of a hyperparameter in `group` (first transform that has it).
+    public func value(of hyperparameter: Hyperparameter, group: Int = 0) -> Double? {
+        groups[group].slots.lazy.compactMap { $0.value(hyperparameter) }.first
+    }
+
+    /// Clears every state (as if no step had run).
+    public func reset() {
+        globalStep = 0
+        for i in tensorSteps.indices { tensorSteps[i] = 0 }
+        for g in groups {
+            let infos = g.tensors.map { ParameterInfo(index: $0 - g.tensors.lowerBound, shape: parameters[$0].shape) }
+            for s in g.slots { s.makeStates(infos) }
+        }
+    }
+
+    // MARK: Step
+
+    /// Applies one step to `parameters` (one buffer per tensor, in order) using their gradients.
+    public func step(_ buffers: [ParameterBuffer<Scalar>]) throws(GradusError) {
+        guard buffers.count == parameters.count else {
+            throw .invalidArgument("step needs \(parameters.count) parameter buffers, got \(buffers.count)")
+        }
+        for (i, b) in buffers.enumerated() where b.count != parameters[i].count {
+            throw .shapeMismatch("parameter \(i) has \(b.count) elements, expected \(parameters[i].count) (shape \(parameters[i].shape))")
+        }
+        ensureWorkerMemory()
+        globalStep += 1
+        for g in groups { run(group: g, buffers: buffers) }
+    }
+
+    func ensureWorkerMemory() {
+        let n = ThreadPool.shared.threadCount
+        if n > workerCount {
+            workerMemory.deallocate()
+            workerMemory = .allocate(capacity: n * 2 * Self.blockSize)
+            workerCount = n
+        }
+    }
+
+    func ensureScratch(_ p: Int) -> UnsafeMutablePointer<Scalar> {
+        if let s = scratch[p] { return s }
+        let s = UnsafeMutablePointer<Scalar>.allocate(capacity: Swift.max(1, parameters[p].count))
+        scratch[p] = s
+        return s
+    }
+
+    /// Where the current update of a tensor lives between passes.
+    enum Source { case gradient, scratch }
+
+    func run(group g: Group, buffers: [ParameterBuffer<Scalar>]) {
+        let t = globalStep
+        let slots = g.slots
+        let n = slots.count
+        let lr = slots.lazy.compactMap { $0.learningRate(t) }.first ?? 0
+        let local = g.tensors.map { ParameterInfo(index: $0 - g.tensors.lowerBound, shape: parameters[$0].shape) }
+        var contexts: [TensorStepContext] = []
+        for (j, p) in g.tensors.enumerated() {
+            tensorSteps[p] += 1
+            contexts.append(TensorStepContext(globalStep: t, tensorStep: tensorSteps[p], learningRate: lr, parameter: local[j]))
+        }
+        g.lastEvents = Array(repeating: 0, count: n)
+
+        // 1. Statistics of the raw gradient and weights, one pass per tensor for all transforms.
+        var raw = Array(repeating: [[Double]?](repeating: nil, count: n), count: local.count)
+        var requests = Array(repeating: [StatisticRequest?](repeating: nil, count: n), count: local.count)
+        for j in local.indices {
+            requests[j] = slots.map { $0.rawStatistic(j, local[j]) }
+            if requests[j].contains(where: { $0 != nil }) {
+                raw[j] = rawPass(slots: slots, j: j, buffer: buffers[g.tensors.lowerBound + j], info: local[j], requests: requests[j])
+            }
+        }
+        for i in 0..<n {
+            var global: [Double]? = nil
+            for j in local.indices {
+                guard let r = requests[j][i], r.scope == .global, let v = raw[j][i] else { continue }
+                global = global.map { Self.combine($0, v, r.reduction) } ?? v
+            }
+            if let gl = global {
+                for j in local.indices where requests[j][i]?.scope == .global { raw[j][i] = gl }
+            }
+            slots[i].beginStep(t, global)
+        }
+
+        // 2. Prepare each transform in order; run the passes its input statistics need.
+        var source = Array(repeating: Source.gradient, count: local.count)
+        var segmentStart = Array(repeating: 0, count: local.count)
+        var scales = Array(repeating: [Double](repeating: 1, count: n), count: local.count)
+        for i in 0..<n {
+            var wants: [(Int, StatisticRequest)] = []
+            for j in local.indices {
+                contexts[j].outputScale = 1
+                if let r = slots[i].prepare(j, &contexts[j], raw[j][i]) { wants.append((j, r)) }
+                scales[j][i] = contexts[j].outputScale
+            }
+            guard !wants.isEmpty else { continue }
+            var stats: [Int: [Double]] = [:]
+            var global: [Double]? = nil
+            for (j, r) in wants {
+                let p = g.tensors.lowerBound + j
+                let s = inputPass(group: g, j: j, p: p, through: i, request: r, buffer: buffers[p], info: local[j],
+                                  source: &source[j], segmentStart: &segmentStart[j], scales: scales[j])
+                stats[j] = s
+                if r.scope == .global { global = global.map { Self.combine($0, s, r.reduction) } ?? s }
+            }
+            for (j, r) in wants {
+                contexts[j].outputScale = scales[j][i]
+                slots[i].absorb(j, &contexts[j], r.scope == .global ? global! : stats[j]!)
+                scales[j][i] = contexts[j].outputScale
+            }
+        }
+
+        // 3. The remaining transforms and the parameter update, one fused pass per tensor.
+        for j in local.indices {
+            let p = g.tensors.lowerBound + j
+            finalPass(group: g, j: j, p: p, buffer: buffers[p], info: local[j], source: source[j],
+                      from: segmentStart[j], scales: scales[j], context: contexts[j])
+            tensorSteps[p] = contexts[j].tensorStep
+        }
+    }
+
+    static func combine(_ a: [Double], _ b: [Double], _ r: StatisticReduction) -> [Double] {
+        var out = a
+        for k in out.indices { out[k] = r == .sum ? out[k] + b[k] : Swift.max(out[k], b[k]) }
+        return out
+    }
+
+    func blockCount(_ n: Int) -> Int { (n + Self.blockSize - 1) / Self.blockSize }
+
+    /// Runs `body(block index, worker)` over the blocks of a tensor of `count` elements, with one
+    /// zeroed accumulator of `width` doubles per worker, and returns the accumulators reduced.
+    func parallelBlocks(count: Int, width: Int, reductions: [StatisticReduction],
+                        _ body: (_ block: Int, _ worker: Int, _ acc: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let workers = workerCount
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, workers * width))
+        acc.initialize(repeating: 0, count: Swift.max(1, workers * width))
+        defer { acc.deallocate() }
+        ThreadPool.shared.parallelFor(blockCount(count), grain: 1) { range, worker in
+            let w = Swift.min(worker, workers - 1)
+            for b in range { body(b, w, acc + w * width) }
+        }
+        var out = Array(repeating: 0.0, count: width)
+        for w in 0..<workers {
+            for k in 0..<width {
+                let v = acc[w * width + k]
+                out[k] = (w == 0) ? v : (reductions[k] == .sum ? out[k] + v : Swift.max(out[k], v))
+            }
+        }
+        return out
+    }
+
+    func blockContext(_ b: Int, count: Int, theta: UnsafeMutablePointer<Scalar>, worker: Int, info: ParameterInfo) -> BlockContext<Scalar> {
+        let offset = b * Self.blockSize
+        return BlockContext(offset: offset, count: Swift.min(Self.blockSize, count - offset),
+                            parameters: UnsafePointer(theta + offset),
+                            workspace: workerMemory + (worker * 2 + 1) * Self.blockSize, parameter: info)
+    }
+
+    func rawPass(slots: [AnyTransformSlot<Scalar>], j: Int, buffer: ParameterBuffer<Scalar>, info: ParameterInfo,
+                 requests: [StatisticRequest?]) -> [[Double]?] {
+        var offsets: [Int] = []
+        var reductions: [StatisticReduction] = []
+        for r in requests {
+            offsets.append(reductions.count)
+            if let r { reductions += Array(repeating: r.reduction, count: r.count) }
+        }
+        let total = parallelBlocks(count: info.count, width: reductions.count, reductions: reductions) { b, w, acc in
+            let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+            for (i, r) in requests.enumerated() where r != nil {
+                slots[i].accumulateRaw(j, acc + offsets[i], buffer.gradient + ctx.offset, ctx)
+            }
+        }
+        return requests.enumerated().map { i, r in r.map { Array(total[offsets[i] ..< offsets[i] + $0.count]) } }
+    }
+
+    /// Computes the statistic transform `i` needs of its input; runs (and materialises into the tensor's
+    /// scratch) the transforms between the last barrier and `i` when they change the update.
+    func inputPass(group g: Group, j: Int, p: Int, through i: Int, request: StatisticRequest, buffer: ParameterBuffer<Scalar>,
+                   info: ParameterInfo, source: inout Source, segmentStart: inout Int, scales: [Double]) -> [Double] {
+        let slots = g.slots
+        let segment = segmentStart..<i
+        let pending = segment.reduce(1.0) { $0 * scales[$1] }
+        let changes = segment.contains { slots[$0].modifiesUpdate } || pending != 1
+        let reductions = Array(repeating: request.reduction, count: request.count)
+        let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
+        let stat: [Double]
+        if !changes {
+            stat = parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+                let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                slots[i].accumulateInput(j, acc, from + ctx.offset, ctx)
+            }
+        } else {
+            let dest = ensureScratch(p)
+            let events = EventCounter(slots.count, workers: workerCount)
+            defer { events.add(to: &g.lastEvents); events.release() }
+            stat = parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+                let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                let out = dest + ctx.offset
+                runBlock(slots: slots, j: j, segment: segment, scales: scales, input: from + ctx.offset, output: out,
+                         ctx: ctx, events: events, worker: w, flushTo: out)
+                slots[i].accumulateInput(j, acc, UnsafePointer(out), ctx)
+            }
+            source = .scratch
+        }
+        segmentStart = i
+        return stat
+    }
+
+    /// Runs `segment` on one block from `input` into `output`; returns where the result is and the pending
+    /// scalar factor. With `flushTo`, the result is written there with the factor applied (factor 1).
+    @discardableResult
+    func runBlock(slots: [AnyTransformSlot<Scalar>], j: Int, segment: Range<Int>, scales: [Double],
+                  input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, ctx: BlockContext<Scalar>,
+                  events: EventCounter, worker: Int, flushTo: UnsafeMutablePointer<Scalar>?) -> (UnsafePointer<Scalar>, Double) {
+        var current = input
+        var pending = 1.0
+        for i in segment {
+            let s = slots[i]
+            if !s.modifiesUpdate { pending *= scales[i]; continue }
+            if !s.isScaleEquivariant && pending != 1 {
+                Kernels.scale(current, by: Scalar(pending), into: output, count: ctx.count)
+                current = UnsafePointer(output); pending = 1
+            }
+            let e = s.apply(j, current, output, ctx)
+            if e != 0 { events.add(e, slot: i, worker: worker) }
+            current = UnsafePointer(output)
+            pending *= scales[i]
+        }
+        if let f = flushTo, pending != 1 || current != UnsafePointer(f) {
+            Kernels.scale(current, by: Scalar(pending), into: f, count: ctx.count)
+            return (UnsafePointer(f), 1)
+        }
+        return (current, pending)
+    }
+
+    func finalPass(group g: Group, j: Int, p: Int, buffer: ParameterBuffer<Scalar>, info: ParameterInfo, source: Source,
+                   from start: Int, scales: [Double], context: TensorStepContext) {
+        let slots = g.slots
+        let segment = start..<slots.count
+        let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
+        let inPlace: UnsafeMutablePointer<Scalar>? = source == .scratch ? ensureScratch(p) : nil
+        let committers = slots.indices.filter { slots[$0].commitsFinalUpdate }
+        let pre = Scalar(context.preUpdateFactor), post = Scalar(context.postUpdateFactor)
+        let events = EventCounter(slots.count, workers: workerCount)
+        defer { events.add(to: &g.lastEvents); events.release() }
+        ThreadPool.shared.parallelFor(blockCount(info.count), grain: 1) { range, worker in
+            let w = Swift.min(worker, workerCount - 1)
+            for b in range {
+                let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                let out = inPlace.map { $0 + ctx.offset } ?? (workerMemory + w * 2 * Self.blockSize)
+                let (u, pending) = runBlock(slots: slots, j: j, segment: segment, scales: scales, input: from + ctx.offset,
+                                            output: out, ctx: ctx, events: events, worker: w, flushTo: nil)
+                for c in committers { slots[c].commit(j, u, ctx) }
+                Kernels.applyUpdate(buffer.values + ctx.offset, update: u, scale: Scalar(pending),
+                                    preFactor: pre, postFactor: post, count: ctx.count)
+            }
+        }
+    }
+}
+
+/// Per-worker event counts (no sharing between workers while blocks run).
+final class EventCounter: @unchecked Sendable {
+    let slots: Int
+    let counts: UnsafeMutablePointer<Int>
+    let workers: Int
+    init(_ slots: Int, workers: Int) {
+        self.slots = slots; self.workers = workers
+        counts = .allocate(capacity: Swift.max(1, slots * workers))
+        counts.initialize(repeating: 0, count: Swift.max(1, slots * workers))
+    }
+    func add(_ n: Int, slot: Int, worker: Int) { counts[worker * slots + slot] += n }
+    func add(to totals: inout [Int]) {
+        for w in 0..<workers { for s in 0..<slots { totals[s] += counts[w * slots + s] } }
+    }
+    func release() { counts.deallocate() }
+}
+
+extension FusedOptimizer {
+    /// The typed state of transform `slot` of `group` for the group's tensor `tensor`, when the slot holds a `T`.
+    public func state<T: GradientTransform>(of type: T.Type, group: Int = 0, slot: Int, tensor: Int) -> T.State? where T.Scalar == Scalar {
+        guard groups.indices.contains(group), groups[group].slots.indices.contains(slot),
+              let s = groups[group].slots[slot] as? TransformSlot<T>, s.states.indices.contains(tensor) else { return nil }
+        return s.states[tensor]
+    }
+
+    // MARK: Serialization
+
+    /// Every state as named entries: `"step"`, `"state.<i>.step"` (the tensor counter `k`), the transforms'
+    /// fields as `"state.<i>.<field>"` (tensor `i` over all groups) and shared fields as `"group.<g>.<field>"`.
+    public func stateEntries() -> [StateEntry] {
+        var out = [StateEntry(name: "step", shape: [], values: [Double(globalStep)])]
+        for (gi, g) in groups.enumerated() {
+            var shared = StateWriter(prefix: "group.\(gi).")
+            for s in g.slots { s.writeShared(&shared) }
+            out += shared.entries
+            for (j, p) in g.tensors.enumerated() {
+                var w = StateWriter(prefix: "state.\(p).")
+                w.write("step", Double(tensorSteps[p]))
+                for s in g.slots { s.write(j, &w) }
+                out += w.entries
+            }
+        }
+        return out
+    }
+
+    /// Restores a state written by `stateEntries()` of an optimizer with the same groups and shapes.
+    public func loadState(_ entries: [StateEntry]) throws(GradusError) {
+        var byName: [String: StateEntry] = [:]
+        for e in entries { byName[e.name] = e }
+        guard let step = byName["step"]?.values.first, step >= 0, step == step.rounded() else {
+            throw .notFound("optimizer state has no valid 'step' entry")
+        }
+        var steps = tensorSteps
+        for (gi, g) in groups.enumerated() {
+            for s in g.slots { try s.readShared(StateReader(prefix: "group.\(gi).", entries: byName)) }
+            for (j, p) in g.tensors.enumerated() {
+                let r = StateReader(prefix: "state.\(p).", entries: byName)
+                let k = try r.read("step")
+                guard k >= 0, k == k.rounded() else { throw .invalidArgument("state.\(p).step must be a non-negative integer") }
+                steps[p] = Int(k)
+                for s in g.slots { try s.read(j, r) }
+            }
+        }
+        tensorSteps = steps
+        globalStep = Int(step)
+    }
+}

@@ -1,0 +1,154 @@
+import GradusRuntime
+
+/// Adam's moments with bias correction (Kingma & Ba; optax `scale_by_adam`):
+/// `m ← β1'm + (1−β1')g`, `v ← β2 v + (1−β2)g²`, output `m/(√v·a + ε)` times a scalar folded into
+/// the parameter update. Where ε sits relative to the bias correction is the `Correction`.
+///
+/// `β1' = β1·s_t` when a `CosineDecayFactor` is given (Stable-SPAM), else `β1`.
+public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, SecondMomentTransform {
+    /// Where ε goes (spec §14.1).
+    public enum Correction: Sendable {
+        /// `m̂/(√v/√(1−β2^k) + ε)`, step `1/(1−β1^k)` (torch Adam/AdamW, AdamP, Stable-SPAM).
+        case afterBiasCorrection
+        /// `m/(√v + ε)`, step `√(1−β2^k)/(1−β1^k)` (diffGrad, SPAM).
+        case beforeBiasCorrection
+        /// `m/(√v + ε)` without any correction (SPAM's `correct_bias = False`).
+        case none
+    }
+    /// The numerator.
+    public enum Form: Sendable {
+        /// `m`.
+        case standard
+        /// `β1 m + (1−β1) g` with the updated `m` (AdamP's `nesterov`).
+        case nesterov
+    }
+
+    public struct State: TransformState {
+        public let m: StateBuffer<Scalar>
+        public let v: StateBuffer<Scalar>
+        let shape: [Int]
+        // This step's coefficients (not serialized).
+        var beta1: Scalar = 0
+        var denominatorScale: Scalar = 1
+        public func write(to writer: inout StateWriter) {
+            writer.write("exp_avg", m, shape: shape)
+            writer.write("exp_avg_sq", v, shape: shape)
+        }
+        public mutating func read(from reader: StateReader) throws(GradusError) {
+            try reader.read("exp_avg", into: m)
+            try reader.read("exp_avg_sq", into: v)
+        }
+    }
+
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    public var correction: Correction
+    public var form: Form
+    /// Optional cosine factor `s_t` on β1 (Stable-SPAM's `total_T`).
+    public var beta1Decay: CosineDecayFactor?
+
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+                correction: Correction = .afterBiasCorrection, form: Form = .standard,
+                beta1Decay: CosineDecayFactor? = nil) {
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        self.correction = correction; self.form = form; self.beta1Decay = beta1Decay
+    }
+
+    public var name: String { "AdamPreconditioner" }
+    public var isScaleEquivariant: Bool { false }
+
+    public func makeState(for parameter: ParameterInfo) -> State {
+        State(m: StateBuffer(count: parameter.count), v: StateBuffer(count: parameter.count), shape: parameter.shape)
+    }
+
+    public func prepare(_ state: inout State, shared: inout EmptyState, context: inout TensorStepContext,
+                        rawStatistic: [Double]?) -> StatisticRequest? {
+        let k = context.tensorStep
+        let b1 = beta1 * (beta1Decay?.factor(atStep: context.globalStep) ?? 1)
+        let bc1 = 1 - ScalarMath.pow(b1, k), bc2 = 1 - ScalarMath.pow(beta2, k)
+        state.beta1 = Scalar(b1)
+        switch correction {
+        case .afterBiasCorrection:
+            state.denominatorScale = Scalar(1 / ScalarMath.sqrt(bc2))
+            context.outputScale = 1 / bc1
+        case .beforeBiasCorrection:
+            state.denominatorScale = 1
+            context.outputScale = ScalarMath.sqrt(bc2) / bc1
+        case .none:
+            state.denominatorScale = 1
+            context.outputScale = 1
+        }
+        return nil
+    }
+
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+                      block: BlockContext<Scalar>) -> Int {
+        // g, m, v, out: (n) for the block; m, v updated in place.
+        let m = state.m.base + block.offset, v = state.v.base + block.offset
+        let b1 = state.beta1, c1 = 1 - b1, b2 = Scalar(beta2), c2 = 1 - b2
+        let a = state.denominatorScale, eps = Scalar(epsilon)
+        let n = block.count
+        switch form {
+        case .standard:
+            var i = 0
+            while i < n {
+                let g = input[i]
+                let mi = b1 * m[i] + c1 * g
+                let vi = b2 * v[i] + c2 * g * g
+                m[i] = mi; v[i] = vi
+                output[i] = mi / (Scalar.squareRoot(of: vi) * a + eps)
+                i &+= 1
+            }
+        case .nesterov:
+            var i = 0
+            while i < n {
+                let g = input[i]
+                let mi = b1 * m[i] + c1 * g
+                let vi = b2 * v[i] + c2 * g * g
+                m[i] = mi; v[i] = vi
+                output[i] = (b1 * mi + c1 * g) / (Scalar.squareRoot(of: vi) * a + eps)
+                i &+= 1
+            }
+        }
+        return 0
+    }
+
+    public func reset(_ state: State, block: BlockContext<Scalar>) {
+        (state.m.base + block.offset).update(repeating: 0, count: block.count)
+        (state.v.base + block.offset).update(repeating: 0, count: block.count)
+    }
+    public func secondMoment(of state: State) -> StateBuffer<Scalar> { state.v }
+
+    public mutating func set(_ hyperparameter: Hyperparameter, to value: Double) -> Bool {
+        switch hyperparameter {
+        case .beta1: beta1 = value
+        case .beta2: beta2 = value
+        case .epsilon: epsilon = value
+        default: return false
+        }
+        return true
+    }
+    public func value(of hyperparameter: Hyperparameter) -> Double? {
+        switch hyperparameter {
+        case .beta1: return beta1
+        case .beta2: return beta2
+        case .epsilon: return epsilon
+        default: return nil
+        }
+    }
+}
+
+/// Stable-SPAM's `s_t = η_min + (1 − η_min)(1 + cos(π t/(T + 1)))/2` (no clamp), or 1 without `T`.
+public struct CosineDecayFactor: Sendable, Equatable {
+    /// `total_T`; nil means no decay.
+    public var totalSteps: Int?
+    public var minimum: Double
+    public init(totalSteps: Int?, minimum: Double = 0.5) { self.totalSteps = totalSteps; self.minimum = minimum }
+    /// `s_t` at global step `t`.
+    public func factor(atStep t: Int) -> Double {
+        guard let total = totalSteps else { return 1 }
+        return minimum + (1 - minimum) * (1 + ScalarMath.cos(Double.pi * Double(t) / Double(total + 1))) / 2
+    }
+}

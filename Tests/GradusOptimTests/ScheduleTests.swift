@@ -1,0 +1,128 @@
+import GradusRuntime
+import Testing
+@testable import GradusOptim
+
+@Suite struct ScheduleTests {
+    static let all: [Schedule] = [
+        .constant(0.1), .step(peak: 0.1, stepSize: 3, gamma: 0.5), .linear(peak: 0.1, total: 10),
+        .warmupLinear(peak: 0.1, warmup: 2, total: 10), .cosine(peak: 0.1, total: 10, minimum: 0.001),
+        .warmupCosine(peak: 0.1, warmup: 2, total: 10), .piecewise(peak: 0.1, multipliers: [0.5, 1, 0.25]),
+    ]
+
+    @Test(arguments: ScheduleTests.all)
+    func acceptedByEveryOptimizerAndFinite(_ s: Schedule) throws {
+        _ = try s.validated()
+        for t in 0...12 { #expect(s.value(at: t).isFinite && s.value(at: t) >= 0) }
+        let opt = try FusedOptimizer<Double>(chain: .adamW(learningRate: s), shapes: [[3]])
+        var p = [[1.0, 2.0, 3.0]]
+        for _ in 0..<12 { try OptimizerConformance.withBuffers(&p, [[0.1, -0.2, 0.3]]) { try opt.step($0) } }
+        #expect(p[0].allSatisfy { $0.isFinite })
+        #expect(opt.value(of: .learningRate) == s.peak)
+    }
+
+    @Test func shapes() {
+        #expect(Schedule.warmupLinear(peak: 1, warmup: 4, total: 8).value(at: 0) == 0)
+        #expect(Schedule.warmupLinear(peak: 1, warmup: 4, total: 8).value(at: 2) == 0.5)
+        #expect(Schedule.linear(peak: 1, total: 4).value(at: 4) == 0)
+        #expect(abs(Schedule.cosine(peak: 1, total: 4, minimum: 0).value(at: 2) - 0.5) < 1e-15)
+        #expect(Schedule.step(peak: 1, stepSize: 2, gamma: 0.5).value(at: 5) == 0.25)
+        #expect(Schedule.constant(3).withPeak(2) == .constant(2))
+    }
+
+    @Test func invalidSchedulesThrow() {
+        #expect(throws: GradusError.self) { try Schedule.warmupLinear(peak: 1, warmup: 5, total: 3).validated() }
+        #expect(throws: GradusError.self) { try Schedule.linear(peak: .nan, total: 3).validated() }
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [1], power: 2) }
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [1, -1, 2], power: 2) }
+    }
+
+    @Test func refinementShowsWarmupAndEndsAtZero() throws {
+        let g = (0..<40).map { 4.0 / Double($0 + 1).squareRoot() }
+        let r = try Schedule.refined(gradientNorms: g, power: 2)
+        #expect(r.schedule.last == 0)
+        #expect(r.schedule.max() == 1)
+        #expect(r.schedule[0] < r.schedule[10])
+    }
+}
+
+@Suite struct TransformPropertyTests {
+    /// diffGrad: a constant gradient gives ξ = 0.5 after the first step, so half an Adam step (spec §1).
+    @Test func diffGradFrictionOnConstantGradient() throws {
+        let d = try FusedOptimizer<Double>(chain: .diffGrad(learningRate: .constant(0.1)), shapes: [[1]])
+        let a = try FusedOptimizer<Double>(chain: GradientChain(AdamPreconditioner<Double>(correction: .beforeBiasCorrection),
+                                                                LearningRate<Double>(0.05)), shapes: [[1]])
+        var pd = [[0.0]], pa = [[0.0]]
+        try OptimizerConformance.withBuffers(&pd, [[0.3]]) { try d.step($0) }
+        try OptimizerConformance.withBuffers(&pa, [[0.3]]) { try a.step($0) }
+        let first = pd[0][0]
+        #expect(abs(first) > abs(pa[0][0]))  // ξ = σ(0.3) > 0.5 on step 1
+        pd = [[0.0]]; pa = [[0.0]]
+        try OptimizerConformance.withBuffers(&pd, [[0.3]]) { try d.step($0) }
+        try OptimizerConformance.withBuffers(&pa, [[0.3]]) { try a.step($0) }
+        #expect(abs(pd[0][0] - pa[0][0]) < 1e-15)
+    }
+
+    @Test func spamWarmupCounter() {
+        let w = ResetWarmup<Double>(warmupSteps: 3, interval: 6)
+        #expect((1...12).map { w.counter(atStep: $0) } == [4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 0])
+        #expect(abs(w.factor(atStep: 6) - 0.01) < 1e-15)
+        #expect(ResetWarmup<Double>(warmupSteps: 3, interval: 1).counter(atStep: 1) == 4)
+    }
+
+    @Test func orthogonalProjectionKeepsNormAndRemovesRadialPart() throws {
+        let (r, c) = OrthogonalProjection<Double>.coefficients(wg: 2, ww: 4, gg: 3)
+        #expect(c == 0.5)
+        #expect(abs(r - (3.0).squareRoot() / (3.0 - 2 + 1).squareRoot()) < 1e-15)
+    }
+
+    @Test func clipByGlobalNormAcrossTensors() throws {
+        let opt = try FusedOptimizer<Double>(chain: GradientChain(ClipByGlobalNorm<Double>(1), LearningRate<Double>(1)),
+                                             shapes: [[2], [1]])
+        var p = [[0.0, 0.0], [0.0]]
+        try OptimizerConformance.withBuffers(&p, [[3, 0], [4]]) { try opt.step($0) }
+        #expect(abs(p[0][0] + 0.6) < 1e-6 && abs(p[1][0] + 0.8) < 1e-6)
+    }
+
+    @Test func parameterGroupsKeepTheirOwnHyperparameters() throws {
+        let opt = try FusedOptimizer<Double>(groups: [
+            ParameterGroup(chain: .sgd(learningRate: .constant(0.1)), shapes: [[1]]),
+            ParameterGroup(chain: .sgd(learningRate: .constant(1)), shapes: [[1]]),
+        ])
+        var p = [[0.0], [0.0]]
+        try OptimizerConformance.withBuffers(&p, [[1], [1]]) { try opt.step($0) }
+        #expect(p == [[-0.1], [-1]])
+        try opt.set(.learningRate, to: 0.5, group: 1)
+        try OptimizerConformance.withBuffers(&p, [[1], [1]]) { try opt.step($0) }
+        #expect(abs(p[1][0] + 1.5) < 1e-15 && abs(p[0][0] + 0.2) < 1e-15)
+    }
+
+    /// Multi-block tensors (rows crossing block boundaries) give the same result in float32 and float64.
+    @Test(arguments: ["adamP", "sgdP", "stableSPAM", "perpAdamW", "rowwise"])
+    func multiBlockFloat32MatchesFloat64(_ which: String) throws {
+        func chain<S: OptimizerScalar>(_: S.Type) -> GradientChain<S> {
+            switch which {
+            case "adamP": return .adamP(learningRate: .constant(1e-2), weightDecay: 0.1, delta: 10)
+            case "sgdP": return .sgdP(learningRate: .constant(1e-2), momentum: 0.9, weightDecay: 0.1, delta: 10)
+            case "stableSPAM": return .stableSPAM(learningRate: .constant(1e-2), resetInterval: 2)
+            case "perpAdamW": return .perpAdamW(learningRate: .constant(1e-2))
+            default: return .adaGradNormRowwise(learningRate: .constant(1e-2))
+            }
+        }
+        let shape = [3, 1700]
+        let n = 5100
+        let p0 = (0..<n).map { Double(($0 * 37) % 101) / 101 - 0.5 }
+        func g(_ s: Int) -> [Double] { (0..<n).map { Double(($0 * 13 + s * 7) % 97) / 97 - 0.45 } }
+        let od = try FusedOptimizer<Double>(chain: chain(Double.self), shapes: [shape])
+        let of = try FusedOptimizer<Float>(chain: chain(Float.self), shapes: [shape])
+        var pd = [p0], pf = [p0.map { Float($0) }]
+        for s in 0..<4 {
+            try OptimizerConformance.withBuffers(&pd, [g(s)]) { try od.step($0) }
+            try OptimizerConformance.withBuffers(&pf, [g(s).map { Float($0) }]) { try of.step($0) }
+        }
+        let dev = zip(pd[0], pf[0]).map { abs($0 - Double($1)) }.max()!
+        #expect(dev < 1e-5, "\(which): \(dev)")
+        if which == "adamP" || which == "sgdP" {
+            #expect(od.state(of: RadialProjection<Double>.self, slot: 1, tensor: 0)?.lastView == .channel)
+        }
+    }
+}
