@@ -123,6 +123,8 @@ extension Tensor {
     /// x^p for a scalar exponent.
     public func pow(_ p: Double) -> Tensor {
         if p == 1 { return self }
+        // Fix (tensortest): for p = 0 the vjp g·x⁻¹·0 was NaN at x = 0; the derivative of x⁰ is 0 everywhere.
+        if p == 0 { return unaryOp(.power(0), "pow") { g, _, _ in g * 0 } }
         return unaryOp(.power(p), "pow") { g, x, _ throws(GradusError) in try g * x.pow(p - 1) * p }
     }
     /// Clamps into [lo, hi]; the gradient passes where lo ≤ x ≤ hi.

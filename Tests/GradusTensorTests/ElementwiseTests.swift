@@ -237,6 +237,14 @@ let broadcastPairs: [([Int], [Int])] = [
         expectClose(y.values, [0, 0, 0, Glibc.log(4)], "where")
     }
 
+    @Test func powZeroHasZeroGradientEverywhere() throws {
+        let x = tensor([3], [0, -2, 3]).requiringGrad()
+        let y = x.pow(0)
+        #expect(y.values == [1, 1, 1])
+        try y.sum().backward()
+        #expect(x.grad!.values == [0, 0, 0])
+    }
+
     @Test func castRoundTripsAndDifferentiates() throws {
         let x = tensor([4], [0.1, -2, 3.5, 1e-3])
         #expect(x.to(.float32).dtype == .float32)
