@@ -23,21 +23,25 @@ public enum Parameterization: String, Sendable, CaseIterable {
 public enum Diffusion {
     /// `x_t = a·x₀ + s·ε` per sample.
     /// - Throws: `GradusError.shapeMismatch` when the buffers differ in size or are not divisible by the batch.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func addNoise<T: BinaryFloatingPoint>(x0: [T], noise: [T], alphaCumprod: [Double]) throws(GradusError) -> [T] {
         try combine(x0, noise, alphaCumprod) { a, s in (a, s) }
     }
 
     /// `x_t` at integer timesteps `t` (one per sample) of `schedule`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func addNoise<T: BinaryFloatingPoint>(x0: [T], noise: [T], t: [Int], schedule: NoiseSchedule) throws(GradusError) -> [T] {
         try addNoise(x0: x0, noise: noise, alphaCumprod: alphaCumprods(t, schedule))
     }
 
     /// The v-prediction target `v = a·ε − s·x₀` per sample.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func velocity<T: BinaryFloatingPoint>(x0: [T], noise: [T], alphaCumprod: [Double]) throws(GradusError) -> [T] {
         try combine(noise, x0, alphaCumprod) { a, s in (a, -s) }
     }
 
     /// The training target of `kind`: `ε`, `v` or `x₀`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func target<T: BinaryFloatingPoint>(
         _ kind: Parameterization, x0: [T], noise: [T], alphaCumprod: [Double]
     ) throws(GradusError) -> [T] {
@@ -50,6 +54,7 @@ public enum Diffusion {
 
     /// `x̂₀` from a model output `m` at `(x_t, t)`:
     /// ε: `(x_t − s·m)/a`; v: `a·x_t − s·m`; x₀: `m`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func predictX0<T: BinaryFloatingPoint>(
         from m: [T], kind: Parameterization, xt: [T], alphaCumprod: [Double]
     ) throws(GradusError) -> [T] {
@@ -62,6 +67,7 @@ public enum Diffusion {
 
     /// `ε̂` from a model output `m` at `(x_t, t)`:
     /// ε: `m`; v: `a·m + s·x_t`; x₀: `(x_t − a·m)/s`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func predictEpsilon<T: BinaryFloatingPoint>(
         from m: [T], kind: Parameterization, xt: [T], alphaCumprod: [Double]
     ) throws(GradusError) -> [T] {
@@ -74,6 +80,7 @@ public enum Diffusion {
 
     /// Converts an `x̂₀` back to the model's parameterisation at the same `(x_t, t)` (used to run guidance in
     /// x₀ space for an ε- or v-model): ε: `(x_t − a·x̂₀)/s`; v: `(a·x_t − x̂₀)/s`; x₀: `x̂₀`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func modelOutput<T: BinaryFloatingPoint>(
         fromX0 x0: [T], kind: Parameterization, xt: [T], alphaCumprod: [Double]
     ) throws(GradusError) -> [T] {
@@ -86,6 +93,7 @@ public enum Diffusion {
 
     /// Mean squared error over every element (the default, unweighted diffusion loss), accumulated in Double.
     /// - Throws: `GradusError.shapeMismatch` when sizes differ, `.invalidArgument` when empty.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func meanSquaredError<T: BinaryFloatingPoint>(_ prediction: [T], _ target: [T]) throws(GradusError) -> Double {
         guard prediction.count == target.count else {
             throw .shapeMismatch("meanSquaredError: \(prediction.count) vs \(target.count) elements")
@@ -103,6 +111,7 @@ public enum Diffusion {
     /// The diffusion training loss: noises `x₀` to `x_t`, calls `model(x_t, t)` and returns the MSE against the
     /// target of `kind`.
     /// - Parameter model: the denoiser, `(x_t, t) -> prediction` with the shape of `x_t`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func trainingLoss<T: BinaryFloatingPoint>(
         model: ([T], [Int]) throws(GradusError) -> [T], x0: [T], noise: [T], t: [Int], schedule: NoiseSchedule,
         kind: Parameterization
@@ -135,6 +144,7 @@ public enum Diffusion {
 
     /// `out[b, j] = c₁(b)·x[b, j] + c₂(b)·y[b, j]` with `(c₁, c₂) = coefficients(a_b, s_b)`.
     // x, y: (B, per)
+    @_specialize(where T == Float) @_specialize(where T == Double)
     static func combine<T: BinaryFloatingPoint>(
         _ x: [T], _ y: [T], _ alphaCumprod: [Double], _ coefficients: (Double, Double) -> (Double, Double)
     ) throws(GradusError) -> [T] {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import GradusDiffusion
+import GradusDiffusion
 import GradusRuntime
 
 /// Loads `Tests/Fixtures/guidance.json` (a copy of the shared golden file), found via #filePath.

@@ -1,6 +1,6 @@
 import Testing
 import GradusRuntime
-@testable import GradusDiffusion
+import GradusDiffusion
 
 @Suite struct GuidanceRuleTests {
     let shape = [2, 3, 2]

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GradusRuntime
-@testable import GradusDiffusion
+import GradusDiffusion
 
 @Suite struct ScheduleTests {
     @Test func zeroTerminalSNR() throws {

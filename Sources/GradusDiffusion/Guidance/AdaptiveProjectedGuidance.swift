@@ -118,6 +118,7 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
                      scratch: [Double](repeating: 0, count: 2 * max(groups.groupCount, samples.groupCount)))
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func update(cond: UnsafePointer<Scalar>, uncond: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>,
                        state: inout State) {
         let n = state.count

@@ -44,6 +44,7 @@ public struct ClassifierFreeGuidance<Scalar: BinaryFloatingPoint & Sendable>: Gu
         return State(shape: shape, count: n, samples: samples, scratch: [Double](repeating: 0, count: samples.groupCount))
     }
 
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func update(cond: UnsafePointer<Scalar>, uncond: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>,
                        state: inout State) {
         let n = state.count
@@ -66,6 +67,7 @@ public struct ClassifierFreeGuidance<Scalar: BinaryFloatingPoint & Sendable>: Gu
 public enum Guidance {
     /// CFG on one step: see `ClassifierFreeGuidance`.
     /// - Parameters: shape `(B, ...)`; scale default 7.5; formulation default `.diffusers`; rescale default 0.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func cfg<T: BinaryFloatingPoint & Sendable>(
         cond: [T], uncond: [T], shape: [Int], scale: Double = 7.5, formulation: CFGFormulation = .diffusers,
         rescale: Double = 0
@@ -77,6 +79,7 @@ public enum Guidance {
 
     /// CFG-rescale of a guided prediction against `cond` (see `CFGRescale`).
     /// - Parameter phi: default 0 (no-op).
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func rescale<T: BinaryFloatingPoint>(_ pred: [T], cond: [T], shape: [Int], phi: Double = 0) throws(GradusError) -> [T] {
         let n = try elementCount(shape)
         guard pred.count == n, cond.count == n else {

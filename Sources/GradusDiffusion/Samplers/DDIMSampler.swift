@@ -25,6 +25,7 @@ public struct DDIMSampler: Sendable {
     /// One step from `t` to `prevT`. `noise` is required when `eta > 0`.
     /// - Parameter eta: default 0.
     /// - Returns: `(prev, x0, stdDev)`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public func step<T: BinaryFloatingPoint>(
         modelOutput: [T], t: Int, prevT: Int, sample: [T], eta: Double = 0, noise: [T]?
     ) throws(GradusError) -> (prev: [T], x0: [T], stdDev: Double) {
@@ -36,6 +37,7 @@ public struct DDIMSampler: Sendable {
     }
 
     /// The step with explicit `ᾱ_t` and `ᾱ'` (what the golden cases give).
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func step<T: BinaryFloatingPoint>(
         modelOutput: [T], kind: Parameterization, alphaCumprod abarT: Double, alphaCumprodPrev abarPrev: Double,
         sample: [T], eta: Double = 0, noise: [T]?

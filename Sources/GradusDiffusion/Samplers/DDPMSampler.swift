@@ -23,6 +23,7 @@ public struct DDPMSampler: Sendable {
     /// One step from `t` to `prevT` on the schedule. `noise` may be nil only when `t == 0`.
     /// - Returns: `(prev, x0, variance)`: the new sample, `x̂₀`, and `σ²`.
     /// - Throws: `GradusError` for mismatched sizes or timesteps outside the schedule.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public func step<T: BinaryFloatingPoint>(
         modelOutput: [T], t: Int, prevT: Int, sample: [T], noise: [T]?
     ) throws(GradusError) -> (prev: [T], x0: [T], variance: Double) {
@@ -35,6 +36,7 @@ public struct DDPMSampler: Sendable {
     }
 
     /// The step with explicit `ᾱ_t` and `ᾱ'` (what the golden cases give). `t` only decides whether noise is added.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func step<T: BinaryFloatingPoint>(
         modelOutput: [T], kind: Parameterization, t: Int, alphaCumprod abarT: Double, alphaCumprodPrev abarPrev: Double,
         sample: [T], noise: [T]?, clipSample: Double? = nil

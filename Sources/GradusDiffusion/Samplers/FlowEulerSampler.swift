@@ -35,6 +35,7 @@ public struct FlowEulerSampler: Sendable {
     }
 
     /// One Euler step: `sample + (sigmaNext − sigma)·velocity`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public func step<T: BinaryFloatingPoint>(velocity: [T], sample: [T], sigma: Double, sigmaNext: Double) throws(GradusError) -> [T] {
         guard velocity.count == sample.count else {
             throw .shapeMismatch("FlowEulerSampler: velocity has \(velocity.count) elements, sample \(sample.count)")
@@ -53,6 +54,7 @@ public struct FlowEulerSampler: Sendable {
     }
 
     /// `x_σ = σ·ε + (1 − σ)·x₀` (one σ for the whole batch).
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func addNoise<T: BinaryFloatingPoint>(x0: [T], noise: [T], sigma: Double) throws(GradusError) -> [T] {
         guard x0.count == noise.count else { throw .shapeMismatch("addNoise: \(x0.count) vs \(noise.count) elements") }
         var out = x0
@@ -68,6 +70,7 @@ public struct FlowEulerSampler: Sendable {
     }
 
     /// The velocity target `v = ε − x₀`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func velocityTarget<T: BinaryFloatingPoint>(x0: [T], noise: [T]) throws(GradusError) -> [T] {
         guard x0.count == noise.count else { throw .shapeMismatch("velocityTarget: \(x0.count) vs \(noise.count) elements") }
         var out = x0

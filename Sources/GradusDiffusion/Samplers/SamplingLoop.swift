@@ -4,6 +4,7 @@ import GradusRuntime
 /// Noise is drawn from a Philox stream, so a seed reproduces a chain.
 public enum Sampling {
     /// Standard normal samples (Double Box–Muller from `PhiloxStream.nextNormal`).
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func normal<T: BinaryFloatingPoint>(count: Int, rng: inout PhiloxStream, as: T.Type = T.self) -> [T] {
         var out = [T](repeating: 0, count: count)
         for i in 0..<count { out[i] = T(rng.nextNormal()) }
@@ -12,6 +13,7 @@ public enum Sampling {
 
     /// A DDIM chain of `steps` steps from `xT` (noisiest timestep first).
     /// - Parameters: spacing default `.leading`; offset default 0; eta default 0.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func ddim<T: BinaryFloatingPoint>(
         _ sampler: DDIMSampler, steps: Int, spacing: TimestepSpacing = .leading, offset: Int = 0, eta: Double = 0,
         xT: [T], rng: inout PhiloxStream, denoise: ([T], Int) throws(GradusError) -> [T]
@@ -28,6 +30,7 @@ public enum Sampling {
     }
 
     /// A DDPM (ancestral) chain of `steps` steps from `xT`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func ddpm<T: BinaryFloatingPoint>(
         _ sampler: DDPMSampler, steps: Int, spacing: TimestepSpacing = .leading, offset: Int = 0,
         xT: [T], rng: inout PhiloxStream, denoise: ([T], Int) throws(GradusError) -> [T]
@@ -44,6 +47,7 @@ public enum Sampling {
     }
 
     /// A flow-matching Euler chain; the velocity model receives the continuous timestep `σ·T`.
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public static func flowEuler<T: BinaryFloatingPoint>(
         _ sampler: FlowEulerSampler, steps: Int, trainSteps: Int = 1000, xT: [T],
         velocity: ([T], Double) throws(GradusError) -> [T]

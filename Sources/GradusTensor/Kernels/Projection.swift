@@ -132,12 +132,7 @@ public enum Projection {
     ) {
         let outer = layout.outer, extent = layout.extent, inner = layout.inner
         if inner == 1 {
-            for o in 0..<outer {
-                let pa = a + o &* extent, pb = b + o &* extent
-                var acc = 0.0
-                for e in 0..<extent { acc += Double(pa[e]) * Double(pb[e]) }
-                into[o] = acc
-            }
+            for o in 0..<outer { into[o] = dot(a + o &* extent, b + o &* extent, count: extent) }
             return
         }
         into.initialize(repeating: 0, count: outer &* inner)
@@ -149,6 +144,66 @@ public enum Projection {
                 for i in 0..<inner { acc[i] += Double(pa[i]) * Double(pb[i]) }
             }
         }
+    }
+
+    /// `Σ a·b` over `count` contiguous elements, in Double with eight independent partial sums (a single running
+    /// sum is latency-bound and cannot vectorise under strict floating-point ordering).
+    @inlinable
+    public static func dot<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, count n: Int) -> Double {
+        if T.self == Float.self {
+            return dotFloat(UnsafeRawPointer(a).assumingMemoryBound(to: Float.self),
+                            UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), count: n)
+        }
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+        var i = 0
+        while i &+ 8 <= n {
+            s0 += Double(a[i]) * Double(b[i]); s1 += Double(a[i &+ 1]) * Double(b[i &+ 1])
+            s2 += Double(a[i &+ 2]) * Double(b[i &+ 2]); s3 += Double(a[i &+ 3]) * Double(b[i &+ 3])
+            s4 += Double(a[i &+ 4]) * Double(b[i &+ 4]); s5 += Double(a[i &+ 5]) * Double(b[i &+ 5])
+            s6 += Double(a[i &+ 6]) * Double(b[i &+ 6]); s7 += Double(a[i &+ 7]) * Double(b[i &+ 7])
+            i &+= 8
+        }
+        while i < n { s0 += Double(a[i]) * Double(b[i]); i &+= 1 }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    }
+
+    /// Float fast path of `dot`: widen 8 lanes at a time to `SIMD8<Double>` and accumulate in two vectors.
+    @inlinable
+    public static func dotFloat(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Double {
+        var acc0 = SIMD8<Double>(), acc1 = SIMD8<Double>()
+        var i = 0
+        while i &+ 16 <= n {
+            let x0 = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let y0 = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            let x1 = UnsafeRawPointer(a + (i &+ 8)).loadUnaligned(as: SIMD8<Float>.self)
+            let y1 = UnsafeRawPointer(b + (i &+ 8)).loadUnaligned(as: SIMD8<Float>.self)
+            acc0 += SIMD8<Double>(x0) * SIMD8<Double>(y0)
+            acc1 += SIMD8<Double>(x1) * SIMD8<Double>(y1)
+            i &+= 16
+        }
+        var tail = 0.0
+        while i < n { tail += Double(a[i]) * Double(b[i]); i &+= 1 }
+        return (acc0 + acc1).sum() + tail
+    }
+
+    /// `(Σ v·u, Σ u·u)` in one pass over memory (same partial-sum scheme as `dot`).
+    @inlinable
+    public static func dotAndNormSquared<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, _ u: UnsafePointer<T>, count n: Int) -> (dot: Double, uu: Double) {
+        if T.self == Float.self {
+            let pv = UnsafeRawPointer(v).assumingMemoryBound(to: Float.self)
+            let pu = UnsafeRawPointer(u).assumingMemoryBound(to: Float.self)
+            return (dotFloat(pv, pu, count: n), dotFloat(pu, pu, count: n))
+        }
+        var d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0, q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
+        var i = 0
+        while i &+ 4 <= n {
+            let u0 = Double(u[i]), u1 = Double(u[i &+ 1]), u2 = Double(u[i &+ 2]), u3 = Double(u[i &+ 3])
+            d0 += Double(v[i]) * u0; d1 += Double(v[i &+ 1]) * u1; d2 += Double(v[i &+ 2]) * u2; d3 += Double(v[i &+ 3]) * u3
+            q0 += u0 * u0; q1 += u1 * u1; q2 += u2 * u2; q3 += u3 * u3
+            i &+= 4
+        }
+        while i < n { let x = Double(u[i]); d0 += Double(v[i]) * x; q0 += x * x; i &+= 1 }
+        return ((d0 + d1) + (d2 + d3), (q0 + q1) + (q2 + q3))
     }
 
     /// Per-group statistics in one pass: `dot[g] = ⟨v, u⟩`, `uu[g] = ‖u‖²`, and (when non-nil) `vv[g] = ‖v‖²`.
@@ -171,10 +226,10 @@ public enum Projection {
         let outer = layout.outer, extent = layout.extent, inner = layout.inner
         for o in 0..<outer {
             if inner == 1 {
-                let f = factors[o]
-                if f == 1 { continue }
+                if factors[o] == 1 { continue }
+                let f = T(factors[o])
                 let p = x + o &* extent
-                for e in 0..<extent { p[e] = T(Double(p[e]) * f) }
+                for e in 0..<extent { p[e] *= f }
             } else {
                 for e in 0..<extent {
                     let p = x + (o &* extent &+ e) &* inner
@@ -239,6 +294,16 @@ public enum Projection {
     ) {
         let coeff = projectionCoefficients(v, onto: u, layout: layout, floor: floor, scratch: scratch)
         let outer = layout.outer, extent = layout.extent, inner = layout.inner
+        if inner == 1 {
+            // contiguous groups: out = w⊥·v + (w∥ − w⊥)·c·u
+            for o in 0..<outer {
+                // coefficients in Double, elementwise work in T (vectorises; the rounding is T's own)
+                let a = T(orthogonalWeight), b = T((parallelWeight - orthogonalWeight) * coeff[o])
+                let pv = v + o &* extent, pu = u + o &* extent, po = out + o &* extent
+                for e in 0..<extent { po[e] = a * pv[e] + b * pu[e] }
+            }
+            return
+        }
         for o in 0..<outer {
             for e in 0..<extent {
                 let base = (o &* extent &+ e) &* inner
@@ -260,8 +325,14 @@ public enum Projection {
     ) -> UnsafeMutablePointer<Double> {
         let groups = layout.groupCount
         let dot = scratch, uu = scratch + groups
-        groupDots(v, u, layout: layout, into: dot)
-        groupDots(u, u, layout: layout, into: uu)
+        if layout.inner == 1 {
+            for o in 0..<layout.outer {
+                (dot[o], uu[o]) = dotAndNormSquared(v + o &* layout.extent, u + o &* layout.extent, count: layout.extent)
+            }
+        } else {
+            groupDots(v, u, layout: layout, into: dot)
+            groupDots(u, u, layout: layout, into: uu)
+        }
         for g in 0..<groups { dot[g] = coefficient(dot: dot[g], uNormSquared: uu[g], floor: floor) }
         return dot
     }
