@@ -4,9 +4,12 @@ import GradusRuntime
 
 /// Shared helpers for the GradusData tests: fixture paths, scratch directories, Python interop.
 enum DataTest {
+    /// This file's path (a `#filePath` default argument would take the caller's path instead).
+    static let helperFile = #filePath
+
     /// `Tests/Fixtures/data/<name>`, located from this file.
-    static func fixture(_ name: String, file: String = #filePath) -> String {
-        URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: helperFile).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/data/\(name)").path
     }
 
