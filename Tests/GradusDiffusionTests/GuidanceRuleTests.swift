@@ -1,6 +1,7 @@
 import Testing
 import GradusRuntime
 import GradusDiffusion
+import GradusTensor
 
 @Suite struct GuidanceRuleTests {
     let shape = [2, 3, 2]
@@ -117,5 +118,27 @@ import GradusDiffusion
         let d = try APGGuider<Double>(config, shape: shape)(cond: c, uncond: u)
         let f = try APGGuider<Float>(config, shape: shape)(cond: c.map(Float.init), uncond: u.map(Float.init))
         for i in d.indices { #expect(abs(Double(f[i]) - d[i]) < 1e-5 * max(1, abs(d[i]))) }
+    }
+}
+
+@Suite struct GuidanceTensorTests {
+    @Test func tensorFrontEndMatchesArrays() throws {
+        var rng = PhiloxStream(seed: 21)
+        let c = (0..<24).map { _ in rng.nextNormal() }, u = (0..<24).map { _ in rng.nextNormal() }
+        let shape = [2, 3, 4]
+        for dtype in [DType.float32, .float64] {
+            let ct = try Tensor.make(shape: shape, scalars: c, dtype: dtype), ut = try Tensor.make(shape: shape, scalars: u, dtype: dtype)
+            let got = try Guidance.cfg(cond: ct, uncond: ut, scale: 5, rescale: 0.7).scalars(as: Double.self)
+            let want = try Guidance.cfg(cond: c, uncond: u, shape: shape, scale: 5, rescale: 0.7)
+            for i in want.indices { #expect(abs(got[i] - want[i]) < 1e-5 * max(1, abs(want[i]))) }
+        }
+        let config = APGConfig(scale: 6, eta: 0, normThreshold: 2, momentum: -0.5)
+        let tg = try APGGuider<Double>(config, shape: shape), ag = try APGGuider<Double>(config, shape: shape)
+        for _ in 0..<2 {
+            let got = try tg(cond: Tensor(shape: shape, scalars: c), uncond: Tensor(shape: shape, scalars: u)).scalars(as: Double.self)
+            #expect(got == (try ag(cond: c, uncond: u)))
+        }
+        #expect(throws: GradusError.self) { try tg(cond: Tensor(shape: shape, scalars: c.map(Float.init)), uncond: Tensor(shape: shape, scalars: u)) }
+        #expect(throws: GradusError.self) { try tg(cond: Tensor(shape: [4, 6], scalars: c), uncond: Tensor(shape: [4, 6], scalars: u)) }
     }
 }

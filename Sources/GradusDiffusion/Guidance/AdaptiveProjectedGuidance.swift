@@ -201,6 +201,11 @@ public final class APGGuider<Scalar: BinaryFloatingPoint & Sendable> {
     /// Starts a new generation (zero momentum).
     public func reset() { state.reset() }
 
+    /// Runs `body` with the rule and mutable access to the state (for front ends such as the Tensor one).
+    public func withState<R>(_ body: (AdaptiveProjectedGuidance<Scalar>, inout AdaptiveProjectedGuidance<Scalar>.State) throws(GradusError) -> R) throws(GradusError) -> R {
+        try body(rule, &state)
+    }
+
     /// The last call's intermediates, when recording.
     public var debug: APGIntermediates<Scalar>? { state.intermediates }
 }
