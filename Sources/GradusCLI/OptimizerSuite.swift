@@ -23,7 +23,11 @@ enum OptimizerSuite {
     }
 }
 
-/// Layer-side cases of the optimizer golden file (filled in when GradusNN's runner lands).
+/// Layer-side cases of the optimizer golden file (StableMax, Ghost BN, qk-LayerNorm, z-loss).
 enum NNSuite {
-    static func run(_ c: JSON, float64: Bool) throws(GradusError) -> ConformanceRow? { nil }
+    static func run(_ c: JSON, float64: Bool) throws(GradusError) -> ConformanceRow? {
+        guard let r = try NNConformance.run(case: c, dtype: float64 ? .float64 : .float32) else { return nil }
+        return ConformanceRow(name: c["name"]?.string ?? "?", kind: c["technique"]?.string ?? "?", status: r.passed ? .pass : .fail,
+                              maxAbs: r.maxAbsErr, maxRel: r.maxRelErr, message: r.passed ? "" : "outside tolerance")
+    }
 }
