@@ -58,7 +58,10 @@ extension Tensor {
         }
         let n = shape[0]
         let x = contiguous()
-        let out = Tensor.zeros([g.columnRows, n * g.positions], dtype: dtype)
+        // Every element is written by the kernel, so the output starts uninitialised.
+        let outShape = [g.columnRows, n * g.positions]
+        let out = Tensor(storage: Storage(byteCount: outShape[0] * outShape[1] * dtype.size), shape: outShape,
+                         strides: Tensor.contiguousStrides(outShape), offset: 0, dtype: dtype)
         switch dtype {
         case .float32: Im2Col.unfold(x.basePointer(as: Float.self), out.basePointer(as: Float.self), g, batch: n, pad: Float(padValue))
         case .float64: Im2Col.unfold(x.basePointer(as: Double.self), out.basePointer(as: Double.self), g, batch: n, pad: padValue)
@@ -88,6 +91,16 @@ extension Tensor {
 
 /// The raw kernels behind `im2col` / `col2im`.
 enum Im2Col {
+    /// The range [lo, hi) of `k` in 0..<count with 0 ≤ offset + k·stride < size (stride > 0).
+    @inline(__always)
+    static func validRange(offset: Int, stride: Int, size: Int, count: Int) -> (Int, Int) {
+        // lo = ⌈−offset/stride⌉ clamped to ≥ 0; hi = ⌊(size − 1 − offset)/stride⌋ + 1 clamped to ≤ count.
+        let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let last = size - 1 - offset
+        let hi = last < 0 ? 0 : Swift.min(count, last / stride + 1)
+        return (Swift.min(lo, count), hi)
+    }
+
     // x: (N, C, H, W) contiguous; cols: (C·kh·kw, N·Ho·Wo). One task per row: rows write disjoint memory.
     static func unfold<T: TensorScalar>(_ x: UnsafeMutablePointer<T>, _ cols: UnsafeMutablePointer<T>,
                                         _ g: WindowGeometry, batch n: Int, pad: T) {
@@ -97,21 +110,27 @@ enum Im2Col {
             for r in rows {
                 let c = r / kk, i = (r % kk) / g.kernelW, j = r % g.kernelW
                 let dst = cols + r * m
+                // Output columns whose input column iw = ow·sw − pw + j·dw lies inside the image: [lo, hi).
+                let (lo, hi) = Im2Col.validRange(offset: j * g.dilationW - g.padW, stride: g.strideW, size: g.width, count: wo)
+                let sw = g.strideW
                 for b in 0..<n {
                     let plane = x + b * chw + c * hw
                     for oh in 0..<ho {
                         let ih = oh * g.strideH - g.padH + i * g.dilationH
                         let row = dst + (b * ho + oh) * wo
-                        if ih < 0 || ih >= g.height {
-                            for ow in 0..<wo { row[ow] = pad }
+                        if ih < 0 || ih >= g.height || lo >= hi {
+                            row.update(repeating: pad, count: wo)
                             continue
                         }
-                        let src = plane + ih * g.width
-                        var iw = -g.padW + j * g.dilationW
-                        for ow in 0..<wo {
-                            row[ow] = (iw >= 0 && iw < g.width) ? src[iw] : pad
-                            iw += g.strideW
+                        // src[ow·sw] is the input for output column ow.
+                        let src = plane + ih * g.width + (j * g.dilationW - g.padW)
+                        for ow in 0..<lo { row[ow] = pad }
+                        if sw == 1 {
+                            (row + lo).update(from: src + lo, count: hi - lo)
+                        } else {
+                            for ow in lo..<hi { row[ow] = src[ow * sw] }
                         }
+                        for ow in hi..<wo { row[ow] = pad }
                     }
                 }
             }
@@ -130,15 +149,15 @@ enum Im2Col {
                 for i in 0..<g.kernelH {
                     for j in 0..<g.kernelW {
                         let src = cols + ((c * g.kernelH + i) * g.kernelW + j) * m + b * ho * wo
+                        let (lo, hi) = Im2Col.validRange(offset: j * g.dilationW - g.padW, stride: g.strideW, size: g.width, count: wo)
+                        if lo >= hi { continue }
+                        let sw = g.strideW
                         for oh in 0..<ho {
                             let ih = oh * g.strideH - g.padH + i * g.dilationH
                             if ih < 0 || ih >= g.height { continue }
-                            let dst = plane + ih * g.width, row = src + oh * wo
-                            var iw = -g.padW + j * g.dilationW
-                            for ow in 0..<wo {
-                                if iw >= 0 && iw < g.width { dst[iw] += row[ow] }
-                                iw += g.strideW
-                            }
+                            // dst[ow·sw] receives output column ow.
+                            let dst = plane + ih * g.width + (j * g.dilationW - g.padW), row = src + oh * wo
+                            for ow in lo..<hi { dst[ow * sw] += row[ow] }
                         }
                     }
                 }
