@@ -68,7 +68,7 @@ import Testing
         let logits = randn([3, 5], seed: 71) * 3
         try gradcheck({ t in try Loss.stableMaxCrossEntropy(t[0], labels: [1, 4, 0], reduction: .none) }, inputs: [logits])
         try gradgradcheck({ t in try t[0].logStableMax(axis: -1) }, inputs: [logits])
-        #expect(try StableMax()(logits).sum(axes: [1]).scalars(as: Double.self).allSatisfy { abs($0 - 1) < 1e-14 })
+        #expect(try StableMaxLayer()(logits).sum(axes: [1]).scalars(as: Double.self).allSatisfy { abs($0 - 1) < 1e-14 })
         #expect(throws: GradusError.self) { try Loss.stableMaxCrossEntropy(logits, labels: [1, 5, 0]) }
     }
 

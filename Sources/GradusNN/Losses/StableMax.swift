@@ -33,8 +33,9 @@ extension Tensor {
     }
 }
 
-/// StableMax (or log-StableMax) along an axis, as a layer.
-public final class StableMax: Module, @unchecked Sendable {
+/// StableMax (or log-StableMax) along an axis, as a layer (the counterpart of `Softmax`). Named with a
+/// `Layer` suffix because GradusOptim's array-math reference is `StableMax`, and both reach `import Gradus`.
+public final class StableMaxLayer: Module, @unchecked Sendable {
     public let axis: Int, log: Bool
     public init(axis: Int = -1, log: Bool = false) { self.axis = axis; self.log = log }
     override public func forward(_ x: Tensor) throws(GradusError) -> Tensor {
