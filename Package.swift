@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "GradusCLI", dependencies: [
             "Gradus", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "_GradusTestSupport", dependencies: ["Gradus"], path: "Tests/_GradusTestSupport"),
+        .target(name: "_GradusTestSupport", dependencies: ["GradusRuntime", "GradusTensor"], path: "Tests/_GradusTestSupport"),
         .testTarget(name: "GradusRuntimeTests", dependencies: ["GradusRuntime", "_GradusTestSupport"]),
         .testTarget(name: "GradusTensorTests", dependencies: ["GradusTensor", "_GradusTestSupport"]),
         .testTarget(name: "GradusDataTests", dependencies: ["GradusData", "_GradusTestSupport"]),
