@@ -188,6 +188,8 @@ public enum GuidanceConformance {
         let prevT = c.param("prev_t")?.int ?? previousTimestep(t, trainSteps: T_, steps: N)
         var (abarT, abarPrev) = try alphaBars(c)
         if abarPrev == nil { abarPrev = try makeSchedule(c).alphaCumprod(at: prevT, final: 1) }
+        let variance = try c.string("variance_type", default: "fixed_small")
+        guard variance == "fixed_small" else { throw Unsupported(reason: "DDPM variance_type \"\(variance)\"") }
         let clip = c.bool("clip_sample", default: false) ? try c.double("clip_sample_range", default: 1) : nil
         let r = try DDPMSampler.step(modelOutput: cast(try c.inputTensor("model_output").data, T.self),
                                      kind: try parameterization(c), t: t, alphaCumprod: abarT, alphaCumprodPrev: abarPrev!,
@@ -207,12 +209,12 @@ public enum GuidanceConformance {
             let s = try makeSchedule(c)
             abarPrev = try s.alphaCumprod(at: prevT, final: c.bool("set_alpha_to_one", default: true) ? 1 : s.alphasCumprod[0])
         }
-        if c.bool("clip_sample", default: false) { throw GradusError.unsupported("DDIM clip_sample") }
+        let clip = c.bool("clip_sample", default: false) ? try c.double("clip_sample_range", default: 1) : nil
         let eta = try c.double("eta", default: 0)
         let r = try DDIMSampler.step(modelOutput: cast(try c.inputTensor("model_output").data, T.self),
                                      kind: try parameterization(c), alphaCumprod: abarT, alphaCumprodPrev: abarPrev!,
                                      sample: cast(try c.inputTensor("sample").data, T.self), eta: eta,
-                                     noise: cast(try c.inputTensor("variance_noise").data, T.self))
+                                     noise: cast(try c.inputTensor("variance_noise").data, T.self), clipSample: clip)
         try k.check("prev_sample", wide(r.prev), c.outputs["prev_sample"], toleranceKey: "prev_sample")
         try k.check("pred_original_sample", wide(r.x0), c.outputs["pred_original_sample"], toleranceKey: "pred_original_sample")
         try k.check("std_dev_t", r.stdDev, c.outputs["std_dev_t"], toleranceKey: "std_dev_t")

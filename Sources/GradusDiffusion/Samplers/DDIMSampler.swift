@@ -13,10 +13,12 @@ public struct DDIMSampler: Sendable {
     public var kind: Parameterization
     /// `ᾱ'` past the end of the chain: 1 when true, else `ᾱ_0` (diffusers `set_alpha_to_one`).
     public var setAlphaToOne: Bool
+    /// Clamp `x̂₀` to `[−range, range]` when non-nil (default nil: no clipping).
+    public var clipSample: Double?
 
-    /// - Parameters: schedule; kind default `.epsilon`; setAlphaToOne default true.
-    public init(schedule: NoiseSchedule, kind: Parameterization = .epsilon, setAlphaToOne: Bool = true) {
-        self.schedule = schedule; self.kind = kind; self.setAlphaToOne = setAlphaToOne
+    /// - Parameters: schedule; kind default `.epsilon`; setAlphaToOne default true; clipSample default nil.
+    public init(schedule: NoiseSchedule, kind: Parameterization = .epsilon, setAlphaToOne: Bool = true, clipSample: Double? = nil) {
+        self.schedule = schedule; self.kind = kind; self.setAlphaToOne = setAlphaToOne; self.clipSample = clipSample
     }
 
     /// `ᾱ'` used when the previous timestep is negative.
@@ -33,21 +35,29 @@ public struct DDIMSampler: Sendable {
         guard prevT < t else { throw .invalidArgument("DDIMSampler: prevT \(prevT) must be below t \(t)") }
         return try DDIMSampler.step(modelOutput: modelOutput, kind: kind, alphaCumprod: try schedule.alphaCumprod(at: t),
                                     alphaCumprodPrev: try schedule.alphaCumprod(at: prevT, final: finalAlphaCumprod),
-                                    sample: sample, eta: eta, noise: noise)
+                                    sample: sample, eta: eta, noise: noise, clipSample: clipSample)
     }
 
     /// The step with explicit `ᾱ_t` and `ᾱ'` (what the golden cases give).
+    /// - Parameter clipSample: clamp `x̂₀` to `[−range, range]` when non-nil (default nil); `ε̂` stays the model's
+    ///   (diffusers `use_clipped_model_output = false`).
     @_specialize(where T == Float) @_specialize(where T == Double)
     public static func step<T: BinaryFloatingPoint>(
         modelOutput: [T], kind: Parameterization, alphaCumprod abarT: Double, alphaCumprodPrev abarPrev: Double,
-        sample: [T], eta: Double = 0, noise: [T]?
+        sample: [T], eta: Double = 0, noise: [T]?, clipSample: Double? = nil
     ) throws(GradusError) -> (prev: [T], x0: [T], stdDev: Double) {
         guard abarT >= 0, abarT < 1, abarPrev > 0, abarPrev <= 1 else {
             throw .invalidArgument("DDIMSampler: alpha-bar values (\(abarT), \(abarPrev)) out of range")
         }
         guard eta >= 0, eta.isFinite else { throw .invalidArgument("DDIMSampler: eta must be ≥ 0") }
-        let x0 = try Diffusion.predictX0(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
+        var x0 = try Diffusion.predictX0(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
         let eps = try Diffusion.predictEpsilon(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
+        if let range = clipSample {
+            guard range > 0 else { throw .invalidArgument("DDIMSampler: clip range must be positive") }
+            x0.withUnsafeMutableBufferPointer { p in
+                if let base = p.baseAddress { Kernels.clamp(base, limit: T(range), count: p.count) }
+            }
+        }
         let variance = (1 - abarPrev) / (1 - abarT) * (1 - abarT / abarPrev)
         let std = eta * gradus_sqrt(max(variance, 0))
         let direction = gradus_sqrt(max(1 - abarPrev - std * std, 0))
