@@ -32,7 +32,9 @@ public enum WaitPolicy: String, Sendable, CaseIterable {
 public enum PinMode: String, Sendable, CaseIterable {
     /// Pin when it pays: a NUMA-aware policy, an explicit CPU list, or spin/hybrid waits.
     case auto
+    /// Never pin (the kernel schedules workers anywhere in the mask).
     case never
+    /// Pin every worker to its planned CPU.
     case always
 }
 

@@ -10,6 +10,7 @@ public struct Topology: Sendable, Equatable, CustomStringConvertible {
         public var id: Int
         /// The node's CPUs, sorted; empty for a memory-only node.
         public var cpus: [Int]
+        /// A node with id `id` holding `cpus` (sorted on the way in).
         public init(id: Int, cpus: [Int]) { self.id = id; self.cpus = cpus.sorted() }
     }
 
@@ -80,10 +81,12 @@ public struct Topology: Sendable, Equatable, CustomStringConvertible {
     /// Every CPU of every node, sorted.
     public var allCPUs: [Int] { Array(Set(nodes.flatMap(\.cpus))).sorted() }
 
+    /// `node 0: 0-3; node 1: 4-7 [sysfs:/sys]`.
     public var description: String {
         nodes.map { "node \($0.id): \($0.cpus.isEmpty ? "(no cpus)" : CPUList.format($0.cpus))" }
             .joined(separator: "; ") + " [\(source)]"
     }
 
+    /// Same nodes with the same CPUs (the source is not compared).
     public static func == (a: Topology, b: Topology) -> Bool { a.nodes == b.nodes }
 }
