@@ -3,24 +3,40 @@
  *
  * This is the one public header: C99 and C++ clean, opaque handles only, every status value pinned.
  *
- * Worked example (error handling and the runtime; the same pattern holds for every section):
+ * Worked example: one SGD step of a 2-layer MLP (bindings/c/examples/train_mlp.c is the full program).
  *
  *     #include <gradus.h>
  *     #include <stdio.h>
  *
+ *     #define CHECK(call) if ((call) != GRADUS_STATUS_OK) { \
+ *         fprintf(stderr, "%s\n", gradus_last_error_message()); return 1; }
+ *
  *     int main(void) {
- *         gradus_context_options opts;
- *         char plan[4096];
- *         size_t needed = 0;
- *         if (gradus_abi_version() != GRADUS_ABI_VERSION) return 1;       // header and library agree
- *         gradus_context_options_init(&opts);                             // defaults first
- *         opts.num_threads = 2;
- *         if (gradus_context_configure(&opts) != GRADUS_STATUS_OK) {      // every call returns a status
- *             fprintf(stderr, "gradus: %s\n", gradus_last_error_message());
- *             return 1;
+ *         gradus_layer_options layers[3];
+ *         gradus_model model; gradus_dataset data; gradus_tensor x, logits, loss, p, g;
+ *         int32_t labels[32];
+ *         size_t i, n;
+ *         if (gradus_abi_version() != GRADUS_ABI_VERSION) return 1;        // header and library agree
+ *         gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);      // options structs: init first
+ *         layers[0].in_features = 2; layers[0].out_features = 16;
+ *         gradus_layer_options_init(&layers[1], GRADUS_LAYER_RELU);
+ *         gradus_layer_options_init(&layers[2], GRADUS_LAYER_LINEAR);
+ *         layers[2].in_features = 16; layers[2].out_features = 2;
+ *         CHECK(gradus_model_create(layers, 3, GRADUS_DTYPE_FLOAT32, 42, &model));
+ *         CHECK(gradus_dataset_create_synthetic(GRADUS_SYNTHETIC_TWO_MOONS, 256, 7, &data));
+ *         CHECK(gradus_dataset_batch(data, 0, 32, &x, labels));           // x: (32, 2) float32
+ *         CHECK(gradus_model_forward(model, x, &logits));                 // logits: (32, 2)
+ *         CHECK(gradus_loss_cross_entropy(logits, labels, 32, GRADUS_REDUCTION_MEAN, &loss));
+ *         CHECK(gradus_tensor_backward(loss));                            // fills every parameter's grad
+ *         CHECK(gradus_model_parameter_count(model, &n));
+ *         for (i = 0; i < n; i++) {                                       // SGD: p -= 0.1 * grad
+ *             CHECK(gradus_model_parameter_get(model, i, &p));
+ *             CHECK(gradus_tensor_grad(p, &g));
+ *             CHECK(gradus_tensor_axpy(p, -0.1, g));
+ *             gradus_tensor_destroy(g); gradus_tensor_destroy(p);
  *         }
- *         gradus_context_describe(plan, sizeof plan, &needed);            // JSON: topology, thread plan
- *         printf("gradus %s: %s\n", gradus_version_string(), plan);
+ *         gradus_tensor_destroy(loss); gradus_tensor_destroy(logits); gradus_tensor_destroy(x);
+ *         gradus_dataset_destroy(data); gradus_model_destroy(model);      // *_destroy(NULL) is a no-op
  *         return 0;
  *     }
  *
