@@ -21,6 +21,12 @@ class Dataset:
     def close(self):
         self._finalizer()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def __len__(self):
         n = ctypes.c_int64()
         _ffi.check(_ffi.gradus_dataset_count(self._h, ctypes.byref(n)))

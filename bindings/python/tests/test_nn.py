@@ -109,3 +109,14 @@ def test_fashion_mnist_loads():
     x, y = ds.batch(0, 10)
     assert x.shape == (10, 784) and y.shape == (10,)
     assert 0.0 <= x.numpy().min() and x.numpy().max() <= 1.0
+
+
+def test_models_and_datasets_close():
+    with gradus.data.synthetic("spirals", 32, seed=1) as ds, make_model() as m:
+        x, _ = ds.batch(0, 4)
+        assert m(x).shape == (4, 2)
+    with pytest.raises(gradus.GradusError) as e:
+        len(ds)
+    assert e.value.status == gradus.errors.INVALID_HANDLE
+    with pytest.raises(gradus.GradusError):
+        m(x)
