@@ -18,6 +18,28 @@ private func axesArg(_ axes: UnsafePointer<Int32>?, _ naxes: Int32, rank: Int) t
     return out
 }
 
+/// Element count of the right-aligned broadcast of two shapes (1 when either is broadcastable-empty), or nil
+/// when they do not broadcast. Overflow-safe: saturates at Int.max.
+private func broadcastCount(_ a: [Int], _ b: [Int]) -> Int? {
+    var total = 1
+    for i in 0..<Swift.max(a.count, b.count) {
+        let x = i < a.count ? a[a.count - 1 - i] : 1, y = i < b.count ? b[b.count - 1 - i] : 1
+        guard x == y || x == 1 || y == 1 else { return nil }
+        let d = (x == 1) ? y : x
+        let (p, o) = total.multipliedReportingOverflow(by: d)
+        total = o ? Int.max : p
+    }
+    return total
+}
+
+/// A Swift allocation failure traps, so a result larger than physical memory is refused before computing it.
+private func checkResult(_ count: Int, _ dtype: DType, _ what: String) throws(GradusError) {
+    let (bytes, o) = count.multipliedReportingOverflow(by: dtype.size)
+    guard !o, bytes <= physicalMemoryBytes else {
+        throw .outOfMemory("\(what): the result would need \(count) elements, more than memory holds")
+    }
+}
+
 private func axisArg(_ axis: Int32, rank: Int) throws(GradusError) -> Int {
     let a = Int(axis)
     guard a >= -Swift.max(rank, 1), a < Swift.max(rank, 1) else { throw .invalidArgument("axis \(a) out of range for rank \(rank)") }
@@ -59,6 +81,8 @@ private func axisArg(_ axis: Int32, rank: Int) throws(GradusError) -> Int {
         }
         let a = try tensorArg(a, "a"), b = try tensorArg(b, "b")
         guard a.dtype == b.dtype else { throw .dtypeMismatch("a is \(a.dtype), b is \(b.dtype)") }
+        guard let n = broadcastCount(a.shape, b.shape) else { throw .shapeMismatch("shapes \(a.shape) and \(b.shape) do not broadcast") }
+        try checkResult(n, a.dtype, "binary op")
         let y: Tensor
         switch op {
         case GRADUS_BINARY_OP_ADD: y = try a + b
@@ -86,6 +110,12 @@ private func axisArg(_ axis: Int32, rank: Int) throws(GradusError) -> Int {
         let a = try tensorArg(a, "a"), b = try tensorArg(b, "b")
         guard a.dtype == b.dtype else { throw .dtypeMismatch("a is \(a.dtype), b is \(b.dtype)") }
         guard a.rank >= 1, b.rank >= 1 else { throw .shapeMismatch("matmul needs operands of rank >= 1, got \(a.shape) and \(b.shape)") }
+        let m = a.rank >= 2 ? a.shape[a.rank - 2] : 1, n = b.rank >= 2 ? b.shape[b.rank - 1] : 1
+        if let batch = broadcastCount(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) {
+            let (mn, o1) = m.multipliedReportingOverflow(by: n)
+            let (total, o2) = batch.multipliedReportingOverflow(by: o1 ? Int.max : mn)
+            try checkResult(o1 || o2 ? Int.max : total, a.dtype, "matmul")
+        }
         emit(try a.matmul(b), out)
     }
 }

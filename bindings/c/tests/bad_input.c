@@ -165,6 +165,15 @@ static void bad_tensors(void) {
     EXPECT_STATUS(gradus_tensor_binary(GRADUS_BINARY_OP_MUL, a, d, &out), DTYPE);
     EXPECT_STATUS(gradus_tensor_matmul(a, a, &out), SHAPE);
     EXPECT_STATUS(gradus_tensor_matmul(a, d, &out), DTYPE);
+    {   /* a result larger than memory is refused, not attempted: (2^19, 1) + (1, 2^19) needs 1 TiB */
+        gradus_tensor col = NULL, row = NULL;
+        int64_t cs[2] = { (int64_t)1 << 19, 1 }, rs[2] = { 1, (int64_t)1 << 19 };
+        EXPECT_OK(gradus_tensor_create_full(cs, 2, GRADUS_DTYPE_FLOAT32, 1, &col));
+        EXPECT_OK(gradus_tensor_create_full(rs, 2, GRADUS_DTYPE_FLOAT32, 1, &row));
+        EXPECT_STATUS(gradus_tensor_binary(GRADUS_BINARY_OP_ADD, col, row, &out), GRADUS_STATUS_OUT_OF_MEMORY);
+        EXPECT_STATUS(gradus_tensor_matmul(col, row, &out), GRADUS_STATUS_OUT_OF_MEMORY);
+        gradus_tensor_destroy(row); gradus_tensor_destroy(col);
+    }
     EXPECT_STATUS(gradus_tensor_sum(a, axes_bad, 1, 0, &out), INVALID);
     EXPECT_STATUS(gradus_tensor_sum(a, axes_rep, 2, 0, &out), INVALID);
     EXPECT_STATUS(gradus_tensor_sum(a, NULL, 1, 0, &out), INVALID);
