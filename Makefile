@@ -14,12 +14,12 @@ DIST        := .build-dist
 STAGE       := build/prefix
 DATA        ?= /usr/share/datasets/fashion-mnist
 DEMO_OUT    ?= build/demo
-DEMO_ARGS   ?= --data-dir $(DATA) --plot $(DEMO_OUT)/loss.svg
+DEMO_ARGS   ?= --dataset fashion-mnist --hidden 256 --optimizer sgd --lr 0.05 --momentum 0.9 --epochs 5 --batch-size 128 --seed 0 --data-dir $(DATA) --plot $(DEMO_OUT)/loss.svg
 BENCH_ARGS  ?=
 
 export SWIFT_BACKTRACE := enable=no
 
-.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python demo bench python-bundle clean
+.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python demo bench anchors python-bundle clean
 
 all: build
 
@@ -85,9 +85,18 @@ demo: deps stage
 	mkdir -p $(DEMO_OUT)
 	$(STAGE)/bin/gradus train $(DEMO_ARGS)
 
-## bench: the CLI's benchmarks (release build).
-bench: stage
-	$(STAGE)/bin/gradus bench $(BENCH_ARGS)
+## anchors: the hand-written C floors (Tests/Benchmarks/anchors) the benchmarks compare against, built here.
+ANCHORS := .build-anchors
+anchors:
+	mkdir -p $(ANCHORS)
+	$(CC) -O3 -march=native -fno-math-errno -fopenmp Tests/Benchmarks/anchors/mlp_c.c -o $(ANCHORS)/mlp_c -lopenblas -lm
+	$(CC) -O3 -march=native -fno-math-errno -fopenmp Tests/Benchmarks/anchors/adam_c.c -o $(ANCHORS)/adam_c -lm
+	$(CC) -O3 -march=native -fopenmp Tests/Benchmarks/anchors/stream.c -o $(ANCHORS)/stream
+	$(CC) -O3 -march=native -fno-math-errno -fopenmp Tests/Benchmarks/anchors/qdq_c.c -o $(ANCHORS)/qdq_c -lm
+
+## bench: the CLI's benchmark tables (release build), Gradus vs. the C anchors measured in the same run.
+bench: stage anchors
+	$(STAGE)/bin/gradus bench --anchors $(ANCHORS) $(BENCH_ARGS)
 
 clean:
 	rm -rf build bindings/python/gradus/_lib bindings/python/build

@@ -16,8 +16,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden layer sizes, comma separated (e.g. 256 or 1024,1024).") var hidden = "256"
     @Option(help: "Activation: relu | gelu | silu | tanh.") var activation = "relu"
     @Option(help: "Optimizer name (see `gradus train --help`): \(OptimizerFactory.names.joined(separator: ", ")).") var optimizer = "sgd"
-    @Option(help: "Learning rate.") var lr = 0.1
-    @Option(help: "Momentum (SGD) or β1 (Adam family).") var momentum: Double?
+    @Option(help: "Learning rate.") var lr = 0.05
+    @Option(help: "Momentum (SGD) or β1 (Adam family).") var momentum: Double? = 0.9
     @Option(help: "Weight decay.") var weightDecay = 0.0
     @Option(help: "Extra optimizer hyperparameters, e.g. beta2=0.99,eps=1e-8.") var hparams = ""
     @Option(help: "Learning-rate schedule: constant | cosine | linear | warmup-cosine | warmup-linear | step.") var schedule = "constant"
