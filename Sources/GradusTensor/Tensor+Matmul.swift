@@ -55,6 +55,7 @@ extension Tensor {
         let b2 = b.blasLayout() == nil ? GradMode.withoutGrad { b.contiguous() } : b
         let la = a2.blasLayout()!, lb = b2.blasLayout()!
         let aBatchStrides = Array(a2.strides.dropLast(2)), bBatchStrides = Array(b2.strides.dropLast(2))
+        blasRegion(flops: count * m * n * k) {
         for i in 0..<count {
             var rem = i, offA = a2.offset, offB = b2.offset
             for d in stride(from: batch.count - 1, through: 0, by: -1) {
@@ -76,6 +77,22 @@ extension Tensor {
                             b2.storage.raw.assumingMemoryBound(to: Double.self) + offB, Int32(lb.ld), 0,
                             c.storage.raw.assumingMemoryBound(to: Double.self) + offC, Int32(n))
             }
+        }
+        }
+    }
+
+    /// Multiply-adds above which a GEMM gets every core: the pool parks and OpenBLAS runs on the pool's
+    /// thread count (the runtime never lets both be hot). Smaller products stay on one BLAS thread, where
+    /// waking BLAS workers would cost more than it saves.
+    static let parallelBLASThreshold = 1 << 21
+
+    /// Runs BLAS calls worth `flops` multiply-adds with the right threading.
+    @inline(__always)
+    static func blasRegion(flops: Int, _ body: () -> Void) {
+        if flops >= parallelBLASThreshold && ThreadPool.shared.threadCount > 1 {
+            Runtime.withParallelBLAS(body)
+        } else {
+            body()
         }
     }
 
@@ -99,6 +116,7 @@ extension Tensor {
         let lx = xa.blasLayout()!, lw = wa.blasLayout()!
         let beta = bias == nil ? 0.0 : 1.0
         if m > 0 && outF > 0 {
+            Tensor.blasRegion(flops: m * outF * inF) {
             switch x.dtype {
             case .float32:
                 cblas_sgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
@@ -108,6 +126,7 @@ extension Tensor {
                 cblas_dgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
                             Int32(m), Int32(outF), Int32(inF), 1, xa.basePointer(as: Double.self), Int32(lx.ld),
                             wa.basePointer(as: Double.self), Int32(lw.ld), beta, out.basePointer(as: Double.self), Int32(outF))
+            }
             }
         }
         let outShape = Array(x.shape.dropLast()) + [outF]
