@@ -7,7 +7,7 @@ struct GradusCommand: ParsableCommand {
         commandName: "gradus",
         abstract: "Gradus: CPU training with recent optimizers, low-bit training and guided diffusion.",
         version: "0.1.0",
-        subcommands: [TrainCommand.self, InfoCommand.self, BenchCommand.self, ConformanceCommand.self, ReproCommand.self]
+        subcommands: [TrainCommand.self, InfoCommand.self, BenchCommand.self, ConformanceCommand.self, ReproCommand.self, DiffusionCommand.self]
     )
 }
 

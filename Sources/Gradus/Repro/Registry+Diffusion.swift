@@ -1,4 +1,6 @@
 extension Reproductions {
     /// Issue 6: diffusion and guidance reproductions.
-    static var diffusionReproductions: [any Reproduction.Type] { [] }
+    static var diffusionReproductions: [any Reproduction.Type] {
+        [DiffusionAPG.self, DiffusionAlignProp.self, DiffusionIntrinsicDimension.self]
+    }
 }
