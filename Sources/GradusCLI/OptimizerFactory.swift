@@ -26,6 +26,6 @@ enum OptimizerFactory {
 }
 
 extension BenchContext {
-    func optimizerStep() throws(GradusError) {}
-    func quant() throws(GradusError) {}
+    func optimizerStep() throws(GradusError) { try optimizerBench() }
+    func quant() throws(GradusError) { try quantBench() }
 }

@@ -17,7 +17,8 @@ let guidanceCaseIDs: [String] = {
     return cases.compactMap { $0["id"]?.string }
 }()
 
-let unsupportedOps: Set<String> = ["alignprop_truncated_backprop", "gauge_and_intrinsic_dimension"]
+/// Every op of the public file is supported (AlignProp and gauge run through DiffusionExtrasConformance).
+let unsupportedOps: Set<String> = []
 
 @Suite struct GuidanceGoldenTests {
     static let golden = try! loadGuidanceGolden()

@@ -40,6 +40,8 @@ public enum GuidanceConformance {
     /// - Throws: `GradusError.format` when the case is malformed (missing fields, bad tensors). Errors raised by
     ///   the implementation on valid input are reported as `.fail` with the message.
     public static func run(case json: JSON, precision: Precision = .float64) throws(GradusError) -> CaseResult {
+        // AlignProp and the gauge tools live beside the guidance math (they need autodiff and models).
+        if let r = try DiffusionExtrasConformance.run(case: json, precision: precision) { return r }
         let c = try GoldenCase(json)
         var checker = Checker(tol: json["tol"])
         do {
@@ -89,10 +91,6 @@ public enum GuidanceConformance {
         case "flow_euler_sampler": try flowEuler(c, &k, T.self)
         case "cfg": try cfg(c, &k, T.self)
         case "apg": try apg(c, &k, T.self)
-        case "alignprop_truncated_backprop":
-            throw Unsupported(reason: "AlignProp needs the autodiff tape (detach, checkpoint, LoRA); not implemented yet")
-        case "gauge_and_intrinsic_dimension":
-            throw Unsupported(reason: "gauge / intrinsic-dimension tools need Jacobians and an SVD; not implemented yet")
         default:
             throw Unsupported(reason: "unknown op \"\(c.op)\"")
         }
