@@ -49,7 +49,8 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
     public private(set) var tensorSteps: [Int]
     /// Full-size scratch per tensor, allocated when a chain needs a statistic of an intermediate.
     var scratch: [UnsafeMutablePointer<Scalar>?]
-    /// Per-worker block buffers: update block + workspace.
+    /// Per-worker block buffers: two for the update (transforms write from one into the other, so no kernel
+    /// runs in place, which would defeat its vectorised loop) and the transforms' workspace.
     var workerMemory: UnsafeMutablePointer<Scalar>
     var workerCount: Int
 
@@ -140,7 +141,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         let n = ThreadPool.shared.threadCount
         if n > workerCount {
             workerMemory.deallocate()
-            workerMemory = .allocate(capacity: n * 2 * Self.blockSize)
+            workerMemory = .allocate(capacity: n * 3 * Self.blockSize)
             workerCount = n
         }
     }
@@ -193,12 +194,15 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         var source = Array(repeating: Source.gradient, count: local.count)
         var segmentStart = Array(repeating: 0, count: local.count)
         var scales = Array(repeating: [Double](repeating: 1, count: n), count: local.count)
+        var identity = Array(repeating: [Bool](repeating: false, count: n), count: local.count)
         for i in 0..<n {
             var wants: [(Int, StatisticRequest)] = []
             for j in local.indices {
                 contexts[j].outputScale = 1
+                contexts[j].isIdentity = false
                 if let r = slots[i].prepare(j, &contexts[j], raw[j][i]) { wants.append((j, r)) }
                 scales[j][i] = contexts[j].outputScale
+                identity[j][i] = contexts[j].isIdentity
             }
             guard !wants.isEmpty else { continue }
             var stats: [Int: [Double]] = [:]
@@ -206,14 +210,17 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             for (j, r) in wants {
                 let p = g.tensors.lowerBound + j
                 let s = inputPass(group: g, j: j, p: p, through: i, request: r, buffer: buffers[p], info: local[j],
-                                  source: &source[j], segmentStart: &segmentStart[j], scales: scales[j])
+                                  source: &source[j], segmentStart: &segmentStart[j], scales: scales[j],
+                                  identity: identity[j])
                 stats[j] = s
                 if r.scope == .global { global = global.map { Self.combine($0, s, r.reduction) } ?? s }
             }
             for (j, r) in wants {
                 contexts[j].outputScale = scales[j][i]
+                contexts[j].isIdentity = identity[j][i]
                 slots[i].absorb(j, &contexts[j], r.scope == .global ? global! : stats[j]!)
                 scales[j][i] = contexts[j].outputScale
+                identity[j][i] = contexts[j].isIdentity
             }
         }
 
@@ -221,7 +228,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         for j in local.indices {
             let p = g.tensors.lowerBound + j
             finalPass(group: g, j: j, p: p, buffer: buffers[p], info: local[j], source: source[j],
-                      from: segmentStart[j], scales: scales[j], context: contexts[j])
+                      from: segmentStart[j], scales: scales[j], identity: identity[j], context: contexts[j])
             tensorSteps[p] = contexts[j].tensorStep
         }
     }
@@ -260,7 +267,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         let offset = b * Self.blockSize
         return BlockContext(offset: offset, count: Swift.min(Self.blockSize, count - offset),
                             parameters: UnsafePointer(theta + offset),
-                            workspace: workerMemory + (worker * 2 + 1) * Self.blockSize, parameter: info)
+                            workspace: workerMemory + (worker * 3 + 2) * Self.blockSize, parameter: info)
     }
 
     func rawPass(slots: [AnyTransformSlot<Scalar>], j: Int, buffer: ParameterBuffer<Scalar>, info: ParameterInfo,
@@ -280,86 +287,141 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         return requests.enumerated().map { i, r in r.map { Array(total[offsets[i] ..< offsets[i] + $0.count]) } }
     }
 
-    /// Computes the statistic transform `i` needs of its input; runs (and materialises into the tensor's
-    /// scratch) the transforms between the last barrier and `i` when they change the update.
+    /// One transform of a segment that changes the update this step, with the pending scalar factor it must
+    /// see applied first (nil: none, or it is scale-equivariant and the factor passes through it).
+    struct Stage {
+        let slot: Int
+        let prescale: Double?
+    }
+
+    /// The transforms of `segment` that touch memory this step and the scalar factor left at its end,
+    /// resolved once per tensor and pass (not per block).
+    func plan(_ slots: [AnyTransformSlot<Scalar>], segment: Range<Int>, scales: [Double], identity: [Bool]) -> (stages: [Stage], scale: Double) {
+        var stages: [Stage] = []
+        var pending = 1.0
+        for i in segment {
+            let s = slots[i]
+            if !s.modifiesUpdate || identity[i] { pending *= scales[i]; continue }
+            var prescale: Double? = nil
+            if !s.isScaleEquivariant && pending != 1 { prescale = pending; pending = 1 }
+            stages.append(Stage(slot: i, prescale: prescale))
+            pending *= scales[i]
+        }
+        return (stages, pending)
+    }
+
+    /// Worker `w`'s two update buffers.
+    @inline(__always)
+    func updateBuffers(_ w: Int) -> (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) {
+        let a = workerMemory + w * 3 * Self.blockSize
+        return (a, a + Self.blockSize)
+    }
+
+    /// Runs `stages` on one block, alternating between the worker's two buffers; returns where the result is
+    /// (the plan's pending factor still to be applied).
+    @inline(__always)
+    func runStages(_ stages: ArraySlice<Stage>, slots: [AnyTransformSlot<Scalar>], j: Int, input: UnsafePointer<Scalar>,
+                   buffers: (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>), ctx: BlockContext<Scalar>,
+                   events: EventCounter?, worker: Int) -> UnsafePointer<Scalar> {
+        var current = input
+        for st in stages {
+            var out = current == UnsafePointer(buffers.0) ? buffers.1 : buffers.0
+            if let c = st.prescale {
+                Kernels.scale(current, by: Scalar(c), into: out, count: ctx.count)
+                current = UnsafePointer(out)
+                out = current == UnsafePointer(buffers.0) ? buffers.1 : buffers.0
+            }
+            let e = slots[st.slot].apply(j, current, out, ctx)
+            if e != 0, let events { events.add(e, slot: st.slot, worker: worker) }
+            current = UnsafePointer(out)
+        }
+        return current
+    }
+
+    /// Computes the statistic transform `i` needs of its input. When the transforms between the last barrier
+    /// and `i` change the update, they run on each block first: recomputed from the source when they keep no
+    /// state (their output is then computed again in a later pass, costing no memory traffic), otherwise
+    /// materialised into the tensor's scratch.
     func inputPass(group g: Group, j: Int, p: Int, through i: Int, request: StatisticRequest, buffer: ParameterBuffer<Scalar>,
-                   info: ParameterInfo, source: inout Source, segmentStart: inout Int, scales: [Double]) -> [Double] {
+                   info: ParameterInfo, source: inout Source, segmentStart: inout Int, scales: [Double],
+                   identity: [Bool]) -> [Double] {
         let slots = g.slots
-        let segment = segmentStart..<i
-        let pending = segment.reduce(1.0) { $0 * scales[$1] }
-        let changes = segment.contains { slots[$0].modifiesUpdate } || pending != 1
+        let (stages, pending) = plan(slots, segment: segmentStart..<i, scales: scales, identity: identity)
         let reductions = Array(repeating: request.reduction, count: request.count)
         let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
-        let stat: [Double]
-        if !changes {
-            stat = parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+        if stages.isEmpty && pending == 1 {
+            segmentStart = i
+            return parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
                 slots[i].accumulateInput(j, acc, from + ctx.offset, ctx)
             }
-        } else {
-            let dest = ensureScratch(p)
-            let events = EventCounter(slots.count, workers: workerCount)
-            defer { events.add(to: &g.lastEvents); events.release() }
-            stat = parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
-                let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
-                let out = dest + ctx.offset
-                runBlock(slots: slots, j: j, segment: segment, scales: scales, input: from + ctx.offset, output: out,
-                         ctx: ctx, events: events, worker: w, flushTo: out)
-                slots[i].accumulateInput(j, acc, UnsafePointer(out), ctx)
-            }
-            source = .scratch
         }
+        if stages.allSatisfy({ slots[$0.slot].isRecomputable }) {
+            return parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+                let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                let bufs = updateBuffers(w)
+                var x = runStages(stages[...], slots: slots, j: j, input: from + ctx.offset, buffers: bufs, ctx: ctx,
+                                  events: nil, worker: w)
+                if pending != 1 {
+                    let out = x == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                    Kernels.scale(x, by: Scalar(pending), into: out, count: ctx.count)
+                    x = UnsafePointer(out)
+                }
+                slots[i].accumulateInput(j, acc, x, ctx)
+            }
+        }
+        let dest = ensureScratch(p)
+        let events = EventCounter(slots.count, workers: workerCount)
+        defer { events.add(to: &g.lastEvents); events.release() }
+        let stat = parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+            let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+            let out = dest + ctx.offset
+            let x = runStages(stages[...], slots: slots, j: j, input: from + ctx.offset, buffers: updateBuffers(w), ctx: ctx,
+                              events: events, worker: w)
+            Kernels.scale(x, by: Scalar(pending), into: out, count: ctx.count)
+            slots[i].accumulateInput(j, acc, UnsafePointer(out), ctx)
+        }
+        source = .scratch
         segmentStart = i
         return stat
     }
 
-    /// Runs `segment` on one block from `input` into `output`; returns where the result is and the pending
-    /// scalar factor. With `flushTo`, the result is written there with the factor applied (factor 1).
-    @discardableResult
-    func runBlock(slots: [AnyTransformSlot<Scalar>], j: Int, segment: Range<Int>, scales: [Double],
-                  input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, ctx: BlockContext<Scalar>,
-                  events: EventCounter, worker: Int, flushTo: UnsafeMutablePointer<Scalar>?) -> (UnsafePointer<Scalar>, Double) {
-        var current = input
-        var pending = 1.0
-        for i in segment {
-            let s = slots[i]
-            if !s.modifiesUpdate { pending *= scales[i]; continue }
-            if !s.isScaleEquivariant && pending != 1 {
-                Kernels.scale(current, by: Scalar(pending), into: output, count: ctx.count)
-                current = UnsafePointer(output); pending = 1
-            }
-            let e = s.apply(j, current, output, ctx)
-            if e != 0 { events.add(e, slot: i, worker: worker) }
-            current = UnsafePointer(output)
-            pending *= scales[i]
-        }
-        if let f = flushTo, pending != 1 || current != UnsafePointer(f) {
-            Kernels.scale(current, by: Scalar(pending), into: f, count: ctx.count)
-            return (UnsafePointer(f), 1)
-        }
-        return (current, pending)
-    }
-
+    /// The remaining transforms and `θ ← (a·θ + c·u)·b`, one pass per tensor. When the last transform that changes
+    /// the update fuses the parameter update into its own loop (Adam), it writes `θ` directly.
     func finalPass(group g: Group, j: Int, p: Int, buffer: ParameterBuffer<Scalar>, info: ParameterInfo, source: Source,
-                   from start: Int, scales: [Double], context: TensorStepContext) {
+                   from start: Int, scales: [Double], identity: [Bool], context: TensorStepContext) {
         let slots = g.slots
-        let segment = start..<slots.count
+        let (stages, pending) = plan(slots, segment: start..<slots.count, scales: scales, identity: identity)
         let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
-        let inPlace: UnsafeMutablePointer<Scalar>? = source == .scratch ? ensureScratch(p) : nil
         let committers = slots.indices.filter { slots[$0].commitsFinalUpdate }
-        let pre = Scalar(context.preUpdateFactor), post = Scalar(context.postUpdateFactor)
+        let fused = committers.isEmpty && (stages.last.map { slots[$0.slot].fusesParameterUpdate } ?? false)
+        let head = fused ? stages.dropLast() : stages[...]
+        let pre = Scalar(context.preUpdateFactor), post = Scalar(context.postUpdateFactor), c = Scalar(pending)
         let events = EventCounter(slots.count, workers: workerCount)
         defer { events.add(to: &g.lastEvents); events.release() }
         ThreadPool.shared.parallelFor(blockCount(info.count), grain: 1) { range, worker in
             let w = Swift.min(worker, workerCount - 1)
+            let bufs = updateBuffers(w)
             for b in range {
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
-                let out = inPlace.map { $0 + ctx.offset } ?? (workerMemory + w * 2 * Self.blockSize)
-                let (u, pending) = runBlock(slots: slots, j: j, segment: segment, scales: scales, input: from + ctx.offset,
-                                            output: out, ctx: ctx, events: events, worker: w, flushTo: nil)
-                for c in committers { slots[c].commit(j, u, ctx) }
-                Kernels.applyUpdate(buffer.values + ctx.offset, update: u, scale: Scalar(pending),
-                                    preFactor: pre, postFactor: post, count: ctx.count)
+                var u = runStages(head, slots: slots, j: j, input: from + ctx.offset, buffers: bufs, ctx: ctx,
+                                  events: events, worker: w)
+                let theta = buffer.values + ctx.offset
+                if fused {
+                    let last = stages[stages.count - 1]
+                    var spare = u == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                    if let s = last.prescale {
+                        Kernels.scale(u, by: Scalar(s), into: spare, count: ctx.count)
+                        u = UnsafePointer(spare)
+                        spare = u == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                    }
+                    let update = ParameterUpdate(parameters: theta, scale: c, preFactor: pre, postFactor: post, scratch: spare)
+                    let e = slots[last.slot].applyUpdating(j, u, update, ctx)
+                    if e != 0 { events.add(e, slot: last.slot, worker: w) }
+                } else {
+                    for k in committers { slots[k].commit(j, u, ctx) }
+                    Kernels.applyUpdate(theta, update: u, scale: c, preFactor: pre, postFactor: post, count: ctx.count)
+                }
             }
         }
     }

@@ -28,6 +28,8 @@ class AnyTransformSlot<S: OptimizerScalar> {
     var modifiesUpdate: Bool { true }
     var isScaleEquivariant: Bool { false }
     var commitsFinalUpdate: Bool { false }
+    var isRecomputable: Bool { false }
+    var fusesParameterUpdate: Bool { false }
     func makeStates(_ parameters: [ParameterInfo]) {}
     func rawStatistic(_ p: Int, _ info: ParameterInfo) -> StatisticRequest? { nil }
     func accumulateRaw(_ p: Int, _ acc: UnsafeMutablePointer<Double>, _ g: UnsafePointer<S>, _ b: BlockContext<S>) {}
@@ -36,6 +38,7 @@ class AnyTransformSlot<S: OptimizerScalar> {
     func accumulateInput(_ p: Int, _ acc: UnsafeMutablePointer<Double>, _ x: UnsafePointer<S>, _ b: BlockContext<S>) {}
     func absorb(_ p: Int, _ ctx: inout TensorStepContext, _ stat: [Double]) {}
     func apply(_ p: Int, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ b: BlockContext<S>) -> Int { 0 }
+    func applyUpdating(_ p: Int, _ x: UnsafePointer<S>, _ update: ParameterUpdate<S>, _ b: BlockContext<S>) -> Int { 0 }
     func commit(_ p: Int, _ u: UnsafePointer<S>, _ b: BlockContext<S>) {}
     func learningRate(_ t: Int) -> Double? { nil }
     func set(_ h: Hyperparameter, _ v: Double) -> Bool { false }
@@ -60,6 +63,8 @@ final class TransformSlot<T: GradientTransform>: AnyTransformSlot<T.Scalar> {
     override var modifiesUpdate: Bool { transform.modifiesUpdate }
     override var isScaleEquivariant: Bool { transform.isScaleEquivariant }
     override var commitsFinalUpdate: Bool { transform.commitsFinalUpdate }
+    override var isRecomputable: Bool { transform.isRecomputable }
+    override var fusesParameterUpdate: Bool { transform.fusesParameterUpdate }
     override func makeStates(_ parameters: [ParameterInfo]) {
         states = parameters.map { transform.makeState(for: $0) }
         shared = transform.makeSharedState()
@@ -85,6 +90,10 @@ final class TransformSlot<T: GradientTransform>: AnyTransformSlot<T.Scalar> {
     override func apply(_ p: Int, _ x: UnsafePointer<T.Scalar>, _ y: UnsafeMutablePointer<T.Scalar>,
                         _ b: BlockContext<T.Scalar>) -> Int {
         transform.apply(states[p], input: x, output: y, block: b)
+    }
+    override func applyUpdating(_ p: Int, _ x: UnsafePointer<T.Scalar>, _ update: ParameterUpdate<T.Scalar>,
+                                _ b: BlockContext<T.Scalar>) -> Int {
+        transform.applyUpdating(states[p], input: x, weights: nil, update: update, block: b)
     }
     override func commit(_ p: Int, _ u: UnsafePointer<T.Scalar>, _ b: BlockContext<T.Scalar>) {
         transform.commit(states[p], update: u, block: b)

@@ -58,6 +58,9 @@ public struct TensorStepContext: Sendable {
     public var preUpdateFactor: Double = 1
     /// `θ` is multiplied by this after the update was added (SPAM's decay of the updated weights).
     public var postUpdateFactor: Double = 1
+    /// Set by a transform in `prepare`/`absorb` (reset to false before each) when its `apply` would leave this
+    /// tensor's update unchanged this step (AdamP's projection when it does not fire): the executor skips it.
+    public var isIdentity: Bool = false
     /// The tensor.
     public let parameter: ParameterInfo
 }
@@ -74,6 +77,27 @@ public struct BlockContext<Scalar: OptimizerScalar> {
     public let workspace: UnsafeMutablePointer<Scalar>
     /// The tensor.
     public let parameter: ParameterInfo
+}
+
+/// The final parameter update of one block, `θ ← (a·θ + c·u)·b`, handed to a transform that fuses it into its
+/// own loop (`GradientTransform.applyUpdating`), so the update `u` never goes through memory.
+public struct ParameterUpdate<Scalar: OptimizerScalar> {
+    /// `θ` of the block, updated in place.
+    public let parameters: UnsafeMutablePointer<Scalar>
+    /// `c`: every scalar factor of the chain after the transform (learning rate, bias correction, AdaGN…).
+    public let scale: Scalar
+    /// `a`: decoupled decay applied before the update.
+    public let preFactor: Scalar
+    /// `b`: decay of the updated weights (SPAM).
+    public let postFactor: Scalar
+    /// Block-size scratch the transform may use (distinct from the input, the weights and `block.workspace`).
+    public let scratch: UnsafeMutablePointer<Scalar>
+
+    public init(parameters: UnsafeMutablePointer<Scalar>, scale: Scalar, preFactor: Scalar, postFactor: Scalar,
+                scratch: UnsafeMutablePointer<Scalar>) {
+        self.parameters = parameters; self.scale = scale; self.preFactor = preFactor; self.postFactor = postFactor
+        self.scratch = scratch
+    }
 }
 
 /// Named hyperparameters a running chain lets callers change (C: `GRADUS_HPARAM_*`).
@@ -129,6 +153,17 @@ public protocol GradientTransform<Scalar> {
     func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                block: BlockContext<Scalar>) -> Int
 
+    /// True when `apply` changes no state, so that running it twice on a block gives the same output
+    /// (clipping, projections): the executor then recomputes it instead of storing its output in memory.
+    var isRecomputable: Bool { get }
+    /// True when `applyUpdating` fuses `apply` with the parameter update in one loop (the executor calls it
+    /// for the last transform that changes the update, instead of `apply` and a separate update loop).
+    var fusesParameterUpdate: Bool { get }
+    /// `apply`, then `θ ← (a·θ + c·w⊙u)·b` with `u` the output and `w` the optional elementwise `weights`
+    /// (diffGrad's friction). The default runs `apply` into `update.scratch`, then the update loop.
+    func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
+                       update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int
+
     /// True when the transform wants the chain's final direction back (`commit`), to emulate an official
     /// code whose buffer aliases the update (SGDP's momentum).
     var commitsFinalUpdate: Bool { get }
@@ -161,6 +196,17 @@ extension GradientTransform {
                        inputStatistic: [Double]) {}
     public var modifiesUpdate: Bool { true }
     public var isScaleEquivariant: Bool { false }
+    public var isRecomputable: Bool { false }
+    public var fusesParameterUpdate: Bool { false }
+    public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
+                              update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
+        let u = update.scratch
+        let e = apply(state, input: input, output: u, block: block)
+        if let w = weights { Kernels.multiply(u, by: w, count: block.count) }
+        Kernels.applyUpdate(update.parameters, update: u, scale: update.scale, preFactor: update.preFactor,
+                            postFactor: update.postFactor, count: block.count)
+        return e
+    }
     public var commitsFinalUpdate: Bool { false }
     public func commit(_ state: State, update: UnsafePointer<Scalar>, block: BlockContext<Scalar>) {}
     public func learningRate(atStep t: Int) -> Double? { nil }

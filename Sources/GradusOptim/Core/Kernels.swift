@@ -1,3 +1,5 @@
+import GradusTensor
+
 /// Shared elementwise kernels. Each is a plain pointer loop over one block (it vectorises), generic
 /// over the scalar and pre-specialised for `Float` and `Double`, so type-erased callers still run
 /// the concrete loop. `x` and `y` may be the same memory unless a kernel says otherwise.
@@ -23,31 +25,42 @@ public enum Kernels {
         }
     }
 
-    /// Σ x_i y_i in double precision.
+    /// Σ x_i y_i in double precision (the shared `Projection.dot`: partial sums that vectorise).
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func dot<S: OptimizerScalar>(_ x: UnsafePointer<S>, _ y: UnsafePointer<S>, count n: Int) -> Double {
-        var s = 0.0
-        var i = 0
-        while i < n { s += Double(x[i]) * Double(y[i]); i &+= 1 }
-        return s
+        Projection.dot(x, y, count: n)
     }
 
     /// Σ x_i² in double precision.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func sumOfSquares<S: OptimizerScalar>(_ x: UnsafePointer<S>, count n: Int) -> Double {
-        var s = 0.0
-        var i = 0
-        while i < n { let v = Double(x[i]); s += v * v; i &+= 1 }
-        return s
+        Projection.dot(x, x, count: n)
     }
 
-    /// max |x_i| (0 for an empty block).
+    /// max |x_i| (0 for an empty block; NaNs are ignored). Eight running maxima, so the loop is not bound
+    /// by the latency of one compare-and-select chain.
     @_specialize(where S == Float) @_specialize(where S == Double)
     public static func maxMagnitude<S: OptimizerScalar>(_ x: UnsafePointer<S>, count n: Int) -> Double {
-        var m: S = 0
+        var m0: S = 0, m1: S = 0, m2: S = 0, m3: S = 0, m4: S = 0, m5: S = 0, m6: S = 0, m7: S = 0
         var i = 0
-        while i < n { let v = x[i].magnitude; if v > m { m = v }; i &+= 1 }
-        return Double(m)
+        while i &+ 8 <= n {
+            let a0 = x[i].magnitude, a1 = x[i &+ 1].magnitude, a2 = x[i &+ 2].magnitude, a3 = x[i &+ 3].magnitude
+            let a4 = x[i &+ 4].magnitude, a5 = x[i &+ 5].magnitude, a6 = x[i &+ 6].magnitude, a7 = x[i &+ 7].magnitude
+            m0 = a0 > m0 ? a0 : m0; m1 = a1 > m1 ? a1 : m1; m2 = a2 > m2 ? a2 : m2; m3 = a3 > m3 ? a3 : m3
+            m4 = a4 > m4 ? a4 : m4; m5 = a5 > m5 ? a5 : m5; m6 = a6 > m6 ? a6 : m6; m7 = a7 > m7 ? a7 : m7
+            i &+= 8
+        }
+        while i < n { let a = x[i].magnitude; m0 = a > m0 ? a : m0; i &+= 1 }
+        m0 = m1 > m0 ? m1 : m0; m2 = m3 > m2 ? m3 : m2; m4 = m5 > m4 ? m5 : m4; m6 = m7 > m6 ? m7 : m6
+        m0 = m2 > m0 ? m2 : m0; m4 = m6 > m4 ? m6 : m4
+        return Double(m4 > m0 ? m4 : m0)
+    }
+
+    /// x ← x ⊙ w.   x, w: (n), distinct.
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    public static func multiply<S: OptimizerScalar>(_ x: UnsafeMutablePointer<S>, by w: UnsafePointer<S>, count n: Int) {
+        var i = 0
+        while i < n { x[i] *= w[i]; i &+= 1 }
     }
 
     /// Calls `body(row, start, length)` for each row of a row-major matrix with rows of `rowLength`

@@ -14,13 +14,25 @@ public final class StateBuffer<Scalar: OptimizerScalar>: @unchecked Sendable {
     public init(count: Int, value: Scalar = 0) {
         self.count = count
         base = .allocate(capacity: Swift.max(count, 1))
-        base.initialize(repeating: value, count: Swift.max(count, 1))
+        if value == 0 {
+            // A memset: the generic `initialize(repeating:)` runs element by element through value witnesses here.
+            UnsafeMutableRawPointer(base).initializeMemory(as: UInt8.self, repeating: 0,
+                                                           count: Swift.max(count, 1) * MemoryLayout<Scalar>.stride)
+        } else {
+            base.initialize(repeating: value, count: Swift.max(count, 1))
+        }
     }
 
     deinit { base.deallocate() }
 
     /// Sets every element to `value`.
-    public func fill(_ value: Scalar) { base.update(repeating: value, count: count) }
+    public func fill(_ value: Scalar) {
+        if value == 0 {
+            UnsafeMutableRawPointer(base).initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<Scalar>.stride)
+        } else {
+            base.update(repeating: value, count: count)
+        }
+    }
 
     /// The elements widened to `Double` (for serialization and tests).
     public var doubles: [Double] { (0..<count).map { Double(base[$0]) } }

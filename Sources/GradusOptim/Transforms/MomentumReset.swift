@@ -59,6 +59,22 @@ public struct MomentumReset<Inner: ResettableTransform>: GradientTransform {
             return e
         }
     }
+    public var fusesParameterUpdate: Bool { inner.fusesParameterUpdate }
+    public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
+                              update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
+        guard state.isResetStep else {
+            return inner.applyUpdating(state.inner, input: input, weights: weights, update: update, block: block)
+        }
+        switch timing {
+        case .beforeUpdate:
+            inner.reset(state.inner, block: block)
+            return inner.applyUpdating(state.inner, input: input, weights: weights, update: update, block: block)
+        case .afterUpdateRestartingCount:
+            let e = inner.applyUpdating(state.inner, input: input, weights: weights, update: update, block: block)
+            inner.reset(state.inner, block: block)
+            return e
+        }
+    }
     public func reset(_ state: State, block: BlockContext<Scalar>) { inner.reset(state.inner, block: block) }
     public mutating func set(_ hyperparameter: Hyperparameter, to value: Double) -> Bool { inner.set(hyperparameter, to: value) }
     public func value(of hyperparameter: Hyperparameter) -> Double? { inner.value(of: hyperparameter) }

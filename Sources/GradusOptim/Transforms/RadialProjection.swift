@@ -1,11 +1,14 @@
 import GradusRuntime
+import GradusTensor
 
 /// AdamP/SGDP's projection for scale-invariant weights (Heo et al., official `adamp.py`/`sgdp.py`, spec §2.1).
 /// For tensors of rank > 1: the cosine between the raw gradient and the weights is tested on the channel
 /// view, then on the layer view; when the largest |cos| of a view is below `δ/√(row length)`, the update
 /// loses its radial component on that view (`u_i ← u_i − (ŵ_i·u_i)ŵ_i`, `ŵ_i = θ_i/(‖θ_i‖ + ε)`) and the
 /// decoupled decay is multiplied by `wd_ratio`.
-/// Costs one pass over the raw gradient and weights, and, when it fires, one over the update.
+/// Costs one pass over the raw gradient and weights, and, when it fires, one over the update (none for vectors,
+/// which are never projected). Dot products, norms, the coefficient `(θ·u)/(‖θ‖ + ε)²` and the projection are
+/// GradusTensor's shared `Projection` kernels (as ⊥Grad's and APG guidance's).
 public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
     /// The view a projection used.
     public enum View: Sendable { case channel, layer }
@@ -13,7 +16,7 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
         /// The view that fired on the last step (nil: none).
         public internal(set) var lastView: View? = nil
         var rowSquaredNorms: [Double] = []
-        var coefficients: [Scalar] = []
+        var coefficients: [Double] = []
         public func write(to writer: inout StateWriter) {}
         public mutating func read(from reader: StateReader) throws(GradusError) {}
     }
@@ -25,26 +28,30 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
     }
     public var name: String { "RadialProjection" }
     public var isScaleEquivariant: Bool { true }
+    public var isRecomputable: Bool { true }
     public func makeState(for parameter: ParameterInfo) -> State { State() }
 
     public func rawStatistic(for parameter: ParameterInfo) -> StatisticRequest? {
         parameter.rank > 1 ? StatisticRequest(count: 3 * parameter.rowCount) : nil
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulateRawStatistic(_ accumulator: UnsafeMutablePointer<Double>, gradient: UnsafePointer<Scalar>,
                                        block: BlockContext<Scalar>) {
-        // Per channel row r: [g·θ, g·g, θ·θ] at 3r.
+        // Per channel row r: [g·θ, g·g, θ·θ] at 3r (the row's part in this block: g, θ: (n)).
         Kernels.forEachRowSegment(offset: block.offset, count: block.count, rowLength: block.parameter.rowLength) { r, s, n in
-            accumulator[3 * r] += Kernels.dot(gradient + s, block.parameters + s, count: n)
-            accumulator[3 * r + 1] += Kernels.sumOfSquares(gradient + s, count: n)
-            accumulator[3 * r + 2] += Kernels.sumOfSquares(block.parameters + s, count: n)
+            let (gw, ww) = Projection.dotAndNormSquared(gradient + s, block.parameters + s, count: n)
+            accumulator[3 * r] += gw
+            accumulator[3 * r + 1] += Projection.dot(gradient + s, gradient + s, count: n)
+            accumulator[3 * r + 2] += ww
         }
     }
 
     /// The view whose test fires for per-row statistics `[g·θ, g·g, θ·θ]…` of a tensor, or nil.
     public static func firingView(rowStatistics s: [Double], rowLength: Int, count: Int, delta: Double, epsilon: Double) -> View? {
         let rows = s.count / 3
+        let floor = NormFloor.clamp(epsilon)
         func cosine(_ gw: Double, _ gg: Double, _ ww: Double) -> Double {
-            abs(gw) / (Swift.max(ScalarMath.sqrt(gg), epsilon) * Swift.max(ScalarMath.sqrt(ww), epsilon))
+            abs(gw) / (floor.norm(squared: gg) * floor.norm(squared: ww))
         }
         var maxCos = 0.0
         for r in 0..<rows { maxCos = Swift.max(maxCos, cosine(s[3 * r], s[3 * r + 1], s[3 * r + 2])) }
@@ -59,10 +66,13 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
                         rawStatistic: [Double]?) -> StatisticRequest? {
         state.lastView = nil
         state.coefficients = []
+        // Vectors are never projected, and a step on which no view fires leaves the update as it is.
+        context.isIdentity = true
         guard let s = rawStatistic else { return nil }
         let p = context.parameter
         guard let view = Self.firingView(rowStatistics: s, rowLength: p.rowLength, count: p.count, delta: delta, epsilon: epsilon)
         else { return nil }
+        context.isIdentity = false
         state.lastView = view
         let rows = s.count / 3
         switch view {
@@ -72,19 +82,20 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
         context.weightDecayRatio = weightDecayRatio
         return StatisticRequest(count: rows)
     }
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulateInputStatistic(_ accumulator: UnsafeMutablePointer<Double>, input: UnsafePointer<Scalar>,
                                          block: BlockContext<Scalar>) {
         // θ_r·u_r per channel row; the layer view sums them in `absorb`.
         Kernels.forEachRowSegment(offset: block.offset, count: block.count, rowLength: block.parameter.rowLength) { r, s, n in
-            accumulator[r] += Kernels.dot(block.parameters + s, input + s, count: n)
+            accumulator[r] += Projection.dot(block.parameters + s, input + s, count: n)
         }
     }
     public func absorb(_ state: inout State, shared: inout EmptyState, context: inout TensorStepContext,
                        inputStatistic: [Double]) {
         let dots = state.lastView == .layer ? [inputStatistic.reduce(0, +)] : inputStatistic
+        // AdamP's `_projection`: ŵ = θ/(‖θ‖ + ε), u ← u − (ŵ·u)ŵ, i.e. the coefficient (θ·u)/(‖θ‖ + ε)².
         state.coefficients = zip(dots, state.rowSquaredNorms).map { d, nn in
-            let norm = ScalarMath.sqrt(nn) + epsilon
-            return Scalar(d / (norm * norm))
+            Projection.coefficient(dot: d, uNormSquared: nn, floor: .add(epsilon))
         }
     }
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -98,8 +109,7 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
         let rowLength = state.coefficients.count == 1 ? p.count : p.rowLength
         state.coefficients.withUnsafeBufferPointer { coef in
             Kernels.forEachRowSegment(offset: block.offset, count: block.count, rowLength: rowLength) { r, s, n in
-                let c = coef[r]
-                for i in s ..< s + n { output[i] = input[i] - c * w[i] }
+                Projection.removeComponent(input + s, along: w + s, coefficient: coef[r], out: output + s, count: n)
             }
         }
         return 0

@@ -14,6 +14,7 @@ public struct SpikeClipping<Scalar: OptimizerScalar>: GradientTransform {
     public var gamma3: Double
     public init(gamma3: Double = 0.999) { self.gamma3 = gamma3 }
     public var name: String { "SpikeClipping" }
+    public var isRecomputable: Bool { true }
     public func makeState(for parameter: ParameterInfo) -> State { State() }
     public func prepare(_ state: inout State, shared: inout EmptyState, context: inout TensorStepContext,
                         rawStatistic: [Double]?) -> StatisticRequest? { StatisticRequest(count: 1, reduction: .max) }
@@ -31,11 +32,16 @@ public struct SpikeClipping<Scalar: OptimizerScalar>: GradientTransform {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {
+        // Branch-free (selects and a counted mask), so the loop vectorises.
         let th = state.threshold, mx = state.maximum
         var clipped = 0
-        for i in 0..<block.count {
+        var i = 0
+        while i < block.count {
             let g = input[i]
-            if g.magnitude > th { output[i] = g / mx * th; clipped += 1 } else { output[i] = g }
+            let isSpike = g.magnitude > th
+            output[i] = isSpike ? g / mx * th : g
+            clipped &+= isSpike ? 1 : 0
+            i &+= 1
         }
         return clipped
     }
@@ -75,27 +81,44 @@ public struct SpikeAwareClipping<Inner: SecondMomentTransform>: GradientTransfor
         state.isActive = threshold != 0 && interval > 0 && tau >= delay && tau % interval >= delay
         return inner.prepare(&state.inner, shared: &shared, context: &context, rawStatistic: rawStatistic)
     }
+    /// Clips one block of `input` into `output` (distinct); returns the clipped count.
+    @inline(__always)
+    func clip(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) -> Int {
+        let v = inner.secondMoment(of: state.inner).base + block.offset
+        let th = Scalar(threshold)
+        var clipped = 0
+        for i in 0..<block.count {
+            let g = input[i], limit = th * v[i]
+            if g * g > limit {
+                let r = Scalar.squareRoot(of: limit)
+                output[i] = g > 0 ? r : (g < 0 ? -r : 0)
+                clipped += 1
+            } else {
+                output[i] = g
+            }
+        }
+        return clipped
+    }
+
     @_specialize(where Inner == AdamPreconditioner<Float>) @_specialize(where Inner == AdamPreconditioner<Double>)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {
-        var clipped = 0
-        var source = input
-        if state.isActive {
-            let v = inner.secondMoment(of: state.inner).base + block.offset
-            let th = Scalar(threshold)
-            for i in 0..<block.count {
-                let g = input[i], limit = th * v[i]
-                if g * g > limit {
-                    let r = Scalar.squareRoot(of: limit)
-                    output[i] = g > 0 ? r : (g < 0 ? -r : 0)
-                    clipped += 1
-                } else {
-                    output[i] = g
-                }
-            }
-            source = UnsafePointer(output)
+        guard state.isActive else { return inner.apply(state.inner, input: input, output: output, block: block) }
+        // The clipped gradient goes to the workspace: the inner transform must not run in place.
+        let clipped = clip(state, input: input, output: block.workspace, block: block)
+        return clipped + inner.apply(state.inner, input: UnsafePointer(block.workspace), output: output, block: block)
+    }
+
+    public var fusesParameterUpdate: Bool { inner.fusesParameterUpdate }
+    @_specialize(where Inner == AdamPreconditioner<Float>) @_specialize(where Inner == AdamPreconditioner<Double>)
+    public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
+                              update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
+        guard state.isActive else {
+            return inner.applyUpdating(state.inner, input: input, weights: weights, update: update, block: block)
         }
-        return clipped + inner.apply(state.inner, input: source, output: output, block: block)
+        let clipped = clip(state, input: input, output: block.workspace, block: block)
+        return clipped + inner.applyUpdating(state.inner, input: UnsafePointer(block.workspace), weights: weights,
+                                             update: update, block: block)
     }
 }
 
