@@ -113,7 +113,7 @@ struct BenchContext {
                 }
             }
             let copyBW = 8.0 * Double(n) / tc / 1e9
-            let triad = anchor("stream", ["\(n)", "10"], threads: th)?["triad,median_GB/s"]
+            let triad = anchor("stream", ["\(n)", "10"], threads: th)?["Triad,median_GB/s"]
             let ops: [(String, Double, () throws(GradusError) -> Void)] = [
                 ("relu (r4 w4)", 8, { _ = a.relu() }),
                 ("a*2+1 (r4 w4)", 8, { _ = a.affine(2, 1) }),

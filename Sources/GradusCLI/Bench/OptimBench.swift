@@ -20,7 +20,7 @@ extension BenchContext {
             header: ["optimizer", "threads", "ms", "B/elem", "GB/s", "% of triad", "vs C Adam", "C Adam ms", "triad GB/s", "torch ms"])
         for th in threadCounts {
             try setThreads(th)
-            let triad = anchor("stream", ["\(n)", "10"], threads: th)?["triad,median_GB/s"]
+            let triad = anchor("stream", ["\(n)", "10"], threads: th)?["Triad,median_GB/s"]
             let cAdam = anchor("adam_c", ["10"], threads: th)?["adam_fused_c 10 M,ms"].map { $0 / 1e3 }
             for (name, label, bytes, wd) in Self.optimizerBytes {
                 let p = Tensor.uniform([n], seed: 1)
