@@ -61,7 +61,7 @@ import Gradus
         for (_, f) in functions {
             #expect(f["adam_trajectory"]?.array?.count == 300)
             #expect(Self.numbers(f["diffgrad_trajectory"]).count == 300)
-            #expect(Self.numbers(f["diffgrad_trajectory"]).allSatisfy(\.isFinite))
+            #expect(Self.numbers(f["diffgrad_trajectory"]).allSatisfy { $0.isFinite })
             // diffGrad's step never exceeds Adam's first step (ξ ≤ 1): both start at −1.
             #expect(f["adam_trajectory"]?[0]?.double == -1)
         }
@@ -76,7 +76,7 @@ import Gradus
         for (_, run) in runs {
             let acc = Self.numbers(run["test_accuracy"])
             #expect(!acc.isEmpty && acc.allSatisfy { $0 >= 0 && $0 <= 1 })
-            #expect(Self.numbers(run["train_loss"]).allSatisfy(\.isFinite))
+            #expect(Self.numbers(run["train_loss"]).allSatisfy { $0.isFinite })
             #expect(Self.numbers(run["zero_loss_fraction"]).allSatisfy { $0 >= 0 && $0 <= 1 })
         }
     }
@@ -101,7 +101,7 @@ import Gradus
         #expect(schedule.max() == 1)
         let runs = try #require(r.metrics["runs"]?.object)
         #expect(runs.keys.sorted() == ["cosine", "linear", "refined"])
-        for (_, run) in runs { #expect(Self.numbers(run["test_loss"]).allSatisfy(\.isFinite)) }
+        for (_, run) in runs { #expect(Self.numbers(run["test_loss"]).allSatisfy { $0.isFinite }) }
     }
 
     @Test func lrSensitivity() throws {
