@@ -3,24 +3,25 @@ import GradusRuntime
 import _GradusShims
 
 /// Nearest-code encoder for a sorted codebook without a binary search: a table indexed by the top bits of
-/// the float32 pattern (sign, exponent, 8 mantissa bits) gives the rank of the nearest value for the
+/// the float32 pattern (sign, exponent, 9 mantissa bits) gives the rank of the nearest value for the
 /// bucket's lowest number; `steps` branch-free comparisons with the midpoints (computed when the table is
-/// built: the most midpoints any bucket holds) finish it. Exactly `Codebook.encode` (ties → lower value,
-/// comparisons in double precision) for every finite input in [−1, 1].
+/// built: the most midpoints any bucket holds — 1 for the dynamic maps) finish it. Exactly
+/// `Codebook.encode` (ties → lower value) for every finite input in [−1, 1]: `s > mid` in double precision
+/// is evaluated as `s ≥ midUp` in float32, `midUp` being the smallest float above the midpoint.
 public struct FastCodebookEncoder: Sendable {
     public let codebook: Codebook
     /// Rank (0 ..< sorted count) of the nearest value for the lowest number of each bucket.
     let table: [UInt8]
-    /// Midpoints padded with +∞ so refinement never runs past the end.
-    let midpoints: [Double]
+    /// Smallest float32 above each midpoint, padded with +∞ so refinement never runs past the end.
+    let midpoints: [Float]
     /// Refinement comparisons needed.
     public let steps: Int
     /// `values[sortedCodes[k]]`: the k-th smallest value, and its code.
     let sortedValues: [Float]
 
-    static let shift: UInt32 = 15
-    /// Buckets of |x| ≤ 1 (0x3F80_0000 >> 15 = 0x7F00) per sign.
-    static let bucketsPerSign = 0x7F01
+    static let shift: UInt32 = 14
+    /// Buckets of |x| ≤ 1 (0x3F80_0000 >> 14 = 0xFE00) per sign.
+    static let bucketsPerSign = 0xFE01
 
     @inline(__always) static func key(_ bits: UInt32) -> Int {
         let mag = Int((bits & 0x7FFF_FFFF) >> shift)
@@ -53,7 +54,8 @@ public struct FastCodebookEncoder: Sendable {
         }
         self.table = table
         self.steps = steps
-        self.midpoints = mid + Array(repeating: .infinity, count: steps + 1)
+        self.midpoints = mid.map { m -> Float in let f = Float(m); return Double(f) > m ? f : f.nextUp }
+            + Array(repeating: .infinity, count: steps + 1)
         self.sortedValues = codebook.sortedCodes.map { codebook.values[Int($0)] }
     }
 
@@ -71,16 +73,27 @@ public struct FastCodebookEncoder: Sendable {
 
     @inline(__always)
     static func encode(_ x: UnsafePointer<Float>, count n: Int, inverseScale inv: Float, into codes: UnsafeMutablePointer<UInt8>,
-                       table: UnsafePointer<UInt8>, midpoints: UnsafePointer<Double>, sortedCodes: UnsafePointer<UInt8>,
+                       table: UnsafePointer<UInt8>, midpoints: UnsafePointer<Float>, sortedCodes: UnsafePointer<UInt8>,
                        steps: Int) {
         var i = 0
+        if steps == 1 {
+            // the dynamic maps: one comparison per element (short dependency chain)
+            while i < n {
+                var s = x[i] * inv
+                s = s < -1 ? -1 : (s > 1 ? 1 : s)
+                var k = Int(table[key(s.bitPattern)])
+                k &+= s >= midpoints[k] ? 1 : 0
+                codes[i] = sortedCodes[k]
+                i &+= 1
+            }
+            return
+        }
         while i < n {
             var s = x[i] * inv
             s = s < -1 ? -1 : (s > 1 ? 1 : s)
             var k = Int(table[key(s.bitPattern)])
-            let d = Double(s)
             var j = 0
-            while j < steps { k &+= d > midpoints[k] ? 1 : 0; j &+= 1 }
+            while j < steps { k &+= s >= midpoints[k] ? 1 : 0; j &+= 1 }
             codes[i] = sortedCodes[k]
             i &+= 1
         }
