@@ -32,9 +32,10 @@ public struct SpikeClipping<Scalar: OptimizerScalar>: GradientTransform {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {
-        // Branch-free (selects and a counted mask), so the loop vectorises.
+        // Branch-free (selects and a counted mask), so the loop vectorises; a 32-bit count (a block has at most
+        // `FusedOptimizer.blockSize` elements) keeps the mask in the lanes of a float vector.
         let th = state.threshold, mx = state.maximum
-        var clipped = 0
+        var clipped: Int32 = 0
         var i = 0
         while i < block.count {
             let g = input[i]
@@ -43,7 +44,7 @@ public struct SpikeClipping<Scalar: OptimizerScalar>: GradientTransform {
             clipped &+= isSpike ? 1 : 0
             i &+= 1
         }
-        return clipped
+        return Int(clipped)
     }
 }
 
