@@ -503,6 +503,230 @@ gradus_status gradus_model_save(gradus_model model, const char *path);
 gradus_status gradus_model_load(gradus_model model, const char *path);
 
 /* ======================================================================================================== */
+/* Optimizers                                                                                               */
+/* ======================================================================================================== */
+/*
+ * An optimizer updates a fixed list of parameter tensors (all float32 or all float64, contiguous) in place
+ * from their accumulated gradients (gradus_tensor_backward). It keeps its own state (moments, accumulators,
+ * step counters); the parameters are retained, so they may be destroyed by the caller. Every optimizer of
+ * the library's catalog is available (the same names and bounds as `gradus train --optimizer`), with an
+ * optional learning-rate schedule evaluated inside the step. An optimizer handle may be used by one thread
+ * at a time.
+ *
+ *     gradus_optimizer_options o;
+ *     gradus_optimizer opt;
+ *     gradus_hparam keys[] = { GRADUS_HPARAM_WEIGHT_DECAY };  double values[] = { 0.05 };
+ *     gradus_optimizer_options_init(&o);
+ *     o.lr = 1e-3; o.schedule = GRADUS_SCHEDULE_WARMUP_COSINE; o.warmup_steps = 100; o.total_steps = 1000;
+ *     o.hparam_keys = keys; o.hparam_values = values; o.hparam_count = 1;
+ *     gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW, model, &o, &opt);
+ *     for (...) { forward; loss; gradus_optimizer_zero_grad(opt); gradus_tensor_backward(loss);
+ *                 gradus_optimizer_step(opt); }
+ *     gradus_optimizer_destroy(opt);
+ */
+typedef struct gradus_optimizer_s *gradus_optimizer;
+
+/* Optimizer kinds (catalog name in quotes). Pinned values, append-only. */
+typedef int32_t gradus_optimizer_kind;
+#define GRADUS_OPTIMIZER_SGD                 0  /* "sgd": momentum, dampening, weight_decay, nesterov */
+#define GRADUS_OPTIMIZER_ADAM                1  /* "adam": beta1, beta2, eps, weight_decay (L2) */
+#define GRADUS_OPTIMIZER_ADAMW               2  /* "adamw": beta1, beta2, eps, weight_decay (decoupled, 0.01) */
+#define GRADUS_OPTIMIZER_ADAGRAD             3  /* "adagrad": lr_decay, weight_decay, initial_accumulator, eps */
+#define GRADUS_OPTIMIZER_ADAGRADNORM         4  /* "adagradnorm": b0 */
+#define GRADUS_OPTIMIZER_ADAGRADNORM_ROWWISE 5  /* "adagradnorm-rowwise": lr_decay, initial_accumulator */
+#define GRADUS_OPTIMIZER_DIFFGRAD            6  /* "diffgrad": beta1, beta2, eps, weight_decay */
+#define GRADUS_OPTIMIZER_ADAMP               7  /* "adamp": beta1, beta2, eps, weight_decay, delta, wd_ratio, nesterov */
+#define GRADUS_OPTIMIZER_SGDP                8  /* "sgdp": momentum, dampening, weight_decay, nesterov, eps, delta,
+                                                   wd_ratio */
+#define GRADUS_OPTIMIZER_SPAM                9  /* "spam": beta1, beta2, eps, weight_decay, warmup_steps, threshold,
+                                                   interval */
+#define GRADUS_OPTIMIZER_STABLE_SPAM         10 /* "stable-spam": beta1, beta2, eps, weight_decay, gamma1, gamma2,
+                                                   gamma3, total_steps, reset_interval */
+#define GRADUS_OPTIMIZER_ORTHOGRAD_SGD       11 /* "orthograd-sgd": momentum, weight_decay, nesterov */
+#define GRADUS_OPTIMIZER_ORTHOGRAD_ADAM      12 /* "orthograd-adam": beta1, beta2, eps, weight_decay */
+#define GRADUS_OPTIMIZER_PERP_ADAMW          13 /* "perp-adamw": beta1, beta2, eps, weight_decay (0.01) */
+
+/* Hyperparameters by key. Pinned values, append-only. Bounds are checked: every value must be finite;
+ * "[0,1)" and ">= 0" below are enforced, integers must be whole numbers. The first six may also be changed
+ * on a live optimizer (gradus_optimizer_set_hparam); the others shape the optimizer and are fixed at creation. */
+typedef int32_t gradus_hparam;
+#define GRADUS_HPARAM_LR                  0  /* >= 0; with a schedule: the peak rate */
+#define GRADUS_HPARAM_WEIGHT_DECAY        1  /* >= 0 */
+#define GRADUS_HPARAM_BETA1               2  /* [0,1), default 0.9 */
+#define GRADUS_HPARAM_BETA2               3  /* [0,1), default 0.999 */
+#define GRADUS_HPARAM_EPS                 4  /* >= 0 */
+#define GRADUS_HPARAM_MOMENTUM            5  /* [0,1), SGD family, default 0 */
+#define GRADUS_HPARAM_DAMPENING           6  /* [0,1), default 0 */
+#define GRADUS_HPARAM_NESTEROV            7  /* 0 or 1, default 0 */
+#define GRADUS_HPARAM_LR_DECAY            8  /* >= 0 (AdaGrad) */
+#define GRADUS_HPARAM_INITIAL_ACCUMULATOR 9  /* >= 0 (AdaGrad) */
+#define GRADUS_HPARAM_B0                  10 /* >= 0 (AdaGradNorm), default 0.1 */
+#define GRADUS_HPARAM_DELTA               11 /* >= 0 (AdamP/SGDP), default 0.1 */
+#define GRADUS_HPARAM_WD_RATIO            12 /* >= 0 (AdamP/SGDP), default 0.1 */
+#define GRADUS_HPARAM_WARMUP_STEPS        13 /* integer 1..2^31 (SPAM), default 150 */
+#define GRADUS_HPARAM_THRESHOLD           14 /* >= 0 (SPAM spike threshold), default 5000 */
+#define GRADUS_HPARAM_INTERVAL            15 /* integer 1..2^31 (SPAM momentum reset), default 500 */
+#define GRADUS_HPARAM_GAMMA1              16 /* [0,1) (Stable-SPAM), default 0.7 */
+#define GRADUS_HPARAM_GAMMA2              17 /* [0,1) (Stable-SPAM), default 0.9 */
+#define GRADUS_HPARAM_GAMMA3              18 /* [0,1) (Stable-SPAM), default 0.999 */
+#define GRADUS_HPARAM_TOTAL_STEPS         19 /* integer 1..2^31 (Stable-SPAM), default: unset */
+#define GRADUS_HPARAM_RESET_INTERVAL      20 /* integer 1..2^31 (Stable-SPAM), default 1000 */
+
+/* Learning-rate schedules lr(t), t = 0, 1, ... the update index (torch.optim.lr_scheduler shapes).
+ * Pinned values, append-only. */
+typedef int32_t gradus_schedule_kind;
+#define GRADUS_SCHEDULE_CONSTANT      0 /* lr */
+#define GRADUS_SCHEDULE_STEP          1 /* lr * gamma^floor(t / step_size) (StepLR) */
+#define GRADUS_SCHEDULE_LINEAR        2 /* lr * max(0, 1 - t / total_steps) */
+#define GRADUS_SCHEDULE_WARMUP_LINEAR 3 /* lr * t / warmup_steps, then linear decay to 0 at total_steps */
+#define GRADUS_SCHEDULE_COSINE        4 /* min_lr + (lr - min_lr)(1 + cos(pi t / total_steps)) / 2 */
+#define GRADUS_SCHEDULE_WARMUP_COSINE 5 /* lr * t / warmup_steps, then cosine decay to 0 at total_steps */
+
+typedef struct gradus_optimizer_options {
+    size_t struct_size;              /* sizeof(gradus_optimizer_options); set by gradus_optimizer_options_init */
+    double lr;                       /* learning rate (peak of the schedule), >= 0; default 1e-3 */
+    gradus_schedule_kind schedule;   /* default GRADUS_SCHEDULE_CONSTANT */
+    int64_t warmup_steps;            /* WARMUP_*: 0..total_steps; default 0 */
+    int64_t total_steps;             /* LINEAR, WARMUP_*, COSINE: > 0; default 1 */
+    int64_t step_size;               /* STEP: > 0; default 1000 */
+    double gamma;                    /* STEP: decay factor, finite; default 0.1 */
+    double min_lr;                   /* COSINE: the final rate, finite; default 0 */
+    const gradus_hparam *hparam_keys;   /* hparam_count keys (borrowed for the call); NULL when the count is 0 */
+    const double *hparam_values;        /* their values; a key the kind does not list is INVALID_ARGUMENT */
+    size_t hparam_count;                /* at most 64; later entries win over earlier ones */
+} gradus_optimizer_options;
+
+/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+void gradus_optimizer_options_init(gradus_optimizer_options *options);
+
+/* Creates an optimizer of `kind` over params[0..count) (1..2^20 tensors, all float32 or all float64,
+ * contiguous, no storage twice). The handles are borrowed; the optimizer retains the tensors. options may be
+ * NULL (the defaults). Returns OK; INVALID_ARGUMENT (out/params NULL, count 0 or too large, unknown kind,
+ * schedule or key, a hyperparameter out of bounds or not finite, a key the kind does not have, bad
+ * struct_size, a non-contiguous or repeated parameter); INVALID_HANDLE (a parameter handle);
+ * DTYPE_MISMATCH (mixed dtypes). */
+gradus_status gradus_optimizer_create(gradus_optimizer_kind kind, const gradus_tensor *params, size_t count,
+                                      const gradus_optimizer_options *options, gradus_optimizer *out);
+/* Like gradus_optimizer_create over every parameter of `model`, in gradus_model_parameter_get order.
+ * Returns as gradus_optimizer_create, and INVALID_HANDLE for the model. */
+gradus_status gradus_optimizer_create_for_model(gradus_optimizer_kind kind, gradus_model model,
+                                                const gradus_optimizer_options *options, gradus_optimizer *out);
+/* Destroys the optimizer and its state (the parameters stay). NULL is a no-op. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_optimizer_destroy(gradus_optimizer optimizer);
+/* One update of every parameter from its current gradient (a parameter without a gradient gets a zero
+ * gradient). Never recorded for autodiff. Returns OK, INVALID_HANDLE, SHAPE_MISMATCH/DTYPE_MISMATCH (a
+ * gradient replaced by gradus_tensor_set_grad with another shape or dtype). */
+gradus_status gradus_optimizer_step(gradus_optimizer optimizer);
+/* Clears the gradient of every parameter. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_optimizer_zero_grad(gradus_optimizer optimizer);
+/* Changes a hyperparameter from the next step on (GRADUS_HPARAM_LR sets the schedule's peak).
+ * Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (unknown key, value not finite or out of bounds, or a key
+ * this optimizer does not have: e.g. MOMENTUM on an SGD created with momentum 0, or WEIGHT_DECAY on one
+ * created with weight_decay 0 — give such values at creation); UNSUPPORTED (a key fixed at creation,
+ * GRADUS_HPARAM_DAMPENING and up). */
+gradus_status gradus_optimizer_set_hparam(gradus_optimizer optimizer, gradus_hparam key, double value);
+/* The learning rate the next step will use (the schedule at the current step) in *out.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
+gradus_status gradus_optimizer_get_lr(gradus_optimizer optimizer, double *out);
+/* Number of steps taken (restored by the state loaders) in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT. */
+gradus_status gradus_optimizer_step_count(gradus_optimizer optimizer, int64_t *out);
+
+/* The state as named float64 tensors: "step", "state.<i>.step" and the per-parameter fields
+ * "state.<i>.<field>" (e.g. "state.0.exp_avg", shaped like parameter i), shared fields "group.0.<field>".
+ * gradus_optimizer_state_count gives the number of entries (it changes only when the optimizer is rebuilt);
+ * entry `index` has the name from gradus_optimizer_state_name (snprintf-style as gradus_context_describe) and
+ * a new tensor holding a copy of its values from gradus_optimizer_state_get.
+ * Return OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL pointers, index out of range). */
+gradus_status gradus_optimizer_state_count(gradus_optimizer optimizer, size_t *out);
+gradus_status gradus_optimizer_state_name(gradus_optimizer optimizer, size_t index, char *buffer, size_t capacity,
+                                          size_t *out_length);
+gradus_status gradus_optimizer_state_get(gradus_optimizer optimizer, size_t index, gradus_tensor *out);
+/* Replaces the whole state from `count` named tensors (float32 or float64), e.g. those read with the three
+ * functions above from an optimizer of the same kind over parameters of the same shapes. Nothing changes
+ * unless every check passes. Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (NULL arrays with count > 0, a NULL
+ * name, a step counter that is not a whole number in 0..2^53); NOT_FOUND (a missing or unexpected name);
+ * SHAPE_MISMATCH (an entry with the wrong number of elements). */
+gradus_status gradus_optimizer_load_state(gradus_optimizer optimizer, const char *const *names,
+                                          const gradus_tensor *tensors, size_t count);
+/* Writes the state to a safetensors file atomically: entries named "optimizer." + the state name, stored as
+ * F64, metadata "gradus.optimizer" = the catalog name. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (path NULL
+ * or empty), IO_ERROR. */
+gradus_status gradus_optimizer_save(gradus_optimizer optimizer, const char *path);
+/* Reads a state written by gradus_optimizer_save (the "optimizer." entries; other entries are ignored).
+ * Returns as gradus_optimizer_load_state, and IO_ERROR/NOT_FOUND (unreadable file), FORMAT_ERROR. */
+gradus_status gradus_optimizer_load(gradus_optimizer optimizer, const char *path);
+
+/* ======================================================================================================== */
+/* Low-bit training                                                                                         */
+/* ======================================================================================================== */
+/*
+ * Fake quantization for quantization-aware training: the forward pass rounds weights (and optionally layer
+ * inputs) to a low-bit grid and back, the backward runs the configured estimator (straight-through, clipped,
+ * ReSTE), and the optimizer keeps updating full-precision master weights. gradus_model_quantize switches every
+ * Linear layer of a model at once; parameter handles, names, checkpoints and optimizers stay valid.
+ */
+
+/* Number formats. Pinned values, append-only. */
+typedef int32_t gradus_quant_format;
+#define GRADUS_QUANT_FORMAT_INT      0 /* uniform integer grid, bits 1..8 (1: binary sign, symmetric only) */
+#define GRADUS_QUANT_FORMAT_FP4_E2M1 1 /* OCP E2M1 elements, float scale absmax/6 per group; bits 4 */
+#define GRADUS_QUANT_FORMAT_MXFP4    2 /* OCP MXFP4: E2M1 + power-of-two scale per block; bits 4, PER_GROUP */
+#define GRADUS_QUANT_FORMAT_NF4      3 /* bitsandbytes NF4 codebook, absmax per block; bits 4 */
+#define GRADUS_QUANT_FORMAT_BNB_FP4  4 /* bitsandbytes FP4 codebook, absmax per block; bits 4 */
+
+/* Which elements share a scale. Pinned values, append-only. */
+typedef int32_t gradus_quant_granularity;
+#define GRADUS_QUANT_PER_TENSOR  0
+#define GRADUS_QUANT_PER_CHANNEL 1 /* one scale per index along channel_axis (0: a weight's output rows) */
+#define GRADUS_QUANT_PER_GROUP   2 /* one scale per group_size consecutive elements (row-major) */
+
+/* The backward of the rounding. Pinned values, append-only. */
+typedef int32_t gradus_quant_estimator;
+#define GRADUS_QUANT_ESTIMATOR_STE         0 /* the gradient passes unchanged */
+#define GRADUS_QUANT_ESTIMATOR_CLIPPED_STE 1 /* passes where |x| <= clip, else 0 */
+#define GRADUS_QUANT_ESTIMATOR_RESTE       2 /* ReSTE(o, t): derivative of sign(z)|z|^(1/o), 0 beyond t */
+
+typedef struct gradus_quant_options {
+    size_t struct_size;                   /* sizeof(gradus_quant_options); set by gradus_quant_options_init */
+    int32_t bits;                         /* default 8 */
+    gradus_quant_format format;           /* default GRADUS_QUANT_FORMAT_INT */
+    int32_t symmetric;                    /* nonzero: symmetric grid (default 1); the 4-bit formats need it */
+    gradus_quant_granularity granularity; /* default GRADUS_QUANT_PER_TENSOR */
+    int32_t channel_axis;                 /* PER_CHANNEL: the axis (negative counts from the end); default 0 */
+    int64_t group_size;                   /* PER_GROUP: > 0, must divide the element count; default 128 */
+    int32_t stochastic_rounding;          /* nonzero: stochastic rounding (INT only) from seed; default 0 */
+    uint64_t seed;                        /* default 0 */
+    gradus_quant_estimator estimator;     /* default GRADUS_QUANT_ESTIMATOR_STE */
+    double clip;                          /* CLIPPED_STE: finite, > 0; default 1 */
+    double reste_o;                       /* RESTE: finite, >= 1; default 1 */
+    double reste_t;                       /* RESTE: finite, > 0; default 1.5 */
+} gradus_quant_options;
+
+/* Fills *options with the defaults (INT8, symmetric, per tensor, round to nearest even, STE). Does nothing when
+ * options is NULL. Thread-safe; cannot fail. */
+void gradus_quant_options_init(gradus_quant_options *options);
+
+/* out = dequant(quant(x)) per options, recorded for autodiff with the configured estimator as its backward.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown enum value, bits
+ * the format does not allow, MXFP4 not per group, stochastic rounding outside INT, a group size that does not
+ * divide x's element count, a channel axis out of range, estimator parameters out of range or not finite). */
+gradus_status gradus_tensor_fake_quantize(gradus_tensor x, const gradus_quant_options *options, gradus_tensor *out);
+
+/* Quantizes every Linear layer of `model` for training: its weight with `weights`, its input with
+ * `activations` (either may be NULL: left in full precision; not both). Layers already quantized get the new
+ * configuration. The weight configuration is checked against every layer first (the model is unchanged on
+ * failure); an activation group size that does not divide a batch's element count fails at
+ * gradus_model_forward. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (both NULL, and as
+ * gradus_tensor_fake_quantize; the message names the layer). */
+gradus_status gradus_model_quantize(gradus_model model, const gradus_quant_options *weights,
+                                    const gradus_quant_options *activations);
+/* Returns every quantized layer to full precision (the parameters keep their current values).
+ * Returns OK, INVALID_HANDLE. */
+gradus_status gradus_model_dequantize(gradus_model model);
+/* Number of quantized layers of the model in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
+gradus_status gradus_model_quantized_layer_count(gradus_model model, size_t *out);
+
+/* ======================================================================================================== */
 /* Testing                                                                                                  */
 /* ======================================================================================================== */
 

@@ -5,7 +5,7 @@ import _GradusShims
 
 /// A model handle: the Sequential built from layer specs.
 final class ModelBox {
-    let module: Sequential
+    var module: Sequential
     init(_ module: Sequential) { self.module = module }
     lazy var named: [(String, Tensor)] = module.namedParameters()
 }

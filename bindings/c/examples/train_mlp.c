@@ -1,4 +1,5 @@
-/* Trains an MLP (784-256-10, ReLU) on Fashion-MNIST with plain SGD through the Gradus C API.
+/* Trains an MLP (784-256-10, ReLU) on Fashion-MNIST with AdamW and a warm-up cosine schedule through the
+ * Gradus C API.
  * Usage: train_mlp [data-dir] [epochs] [train-limit]      (data-dir default: the Debian dataset path) */
 #include <gradus.h>
 #include <stdio.h>
@@ -39,10 +40,10 @@ int main(int argc, char **argv) {
     gradus_dataset train = NULL, test = NULL;
     gradus_model model = NULL;
     gradus_tape tape = NULL;
+    gradus_optimizer opt = NULL;
+    gradus_optimizer_options o;
     gradus_layer_options layers[3];
     int32_t labels[BATCH];
-    size_t nparams = 0, i;
-    double lr = 0.1;
 
     CHECK(gradus_dataset_load_fashion_mnist(dir, GRADUS_SPLIT_TRAIN, limit, &train));
     CHECK(gradus_dataset_load_fashion_mnist(dir, GRADUS_SPLIT_TEST, 0, &test));
@@ -53,7 +54,11 @@ int main(int argc, char **argv) {
     gradus_layer_options_init(&layers[2], GRADUS_LAYER_LINEAR);
     layers[2].in_features = HIDDEN; layers[2].out_features = CLASSES;
     CHECK(gradus_model_create(layers, 3, GRADUS_DTYPE_FLOAT32, 42, &model));
-    CHECK(gradus_model_parameter_count(model, &nparams));
+    gradus_optimizer_options_init(&o);           /* AdamW: 10% linear warm-up to 2e-3, then cosine decay */
+    o.lr = 2e-3; o.schedule = GRADUS_SCHEDULE_WARMUP_COSINE;
+    o.total_steps = (int64_t)epochs * (n / BATCH) > 0 ? (int64_t)epochs * (n / BATCH) : 1;
+    o.warmup_steps = o.total_steps / 10;
+    CHECK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW, model, &o, &opt));
     CHECK(gradus_tape_create(&tape));
 
     for (epoch = 1; epoch <= epochs; epoch++) {
@@ -67,16 +72,11 @@ int main(int argc, char **argv) {
             CHECK(gradus_dataset_batch(train, start, BATCH, &x, labels));
             CHECK(gradus_model_forward(model, x, &logits));
             CHECK(gradus_loss_cross_entropy(logits, labels, BATCH, GRADUS_REDUCTION_MEAN, &loss));
+            CHECK(gradus_optimizer_zero_grad(opt));
             CHECK(gradus_tensor_backward(loss));
+            CHECK(gradus_optimizer_step(opt));              /* fused AdamW update of every parameter */
             CHECK(gradus_tensor_copy_to(loss, &value, sizeof value));
             total += value;
-            for (i = 0; i < nparams; i++) {                 /* SGD: p -= lr * grad */
-                gradus_tensor p, g;
-                CHECK(gradus_model_parameter_get(model, i, &p));
-                CHECK(gradus_tensor_grad(p, &g));
-                CHECK(gradus_tensor_axpy(p, -lr, g));
-            }
-            CHECK(gradus_model_zero_grad(model));
             CHECK(gradus_tape_end(tape));
             CHECK(gradus_tape_reset(tape));                 /* frees the step's intermediates */
         }
@@ -84,6 +84,7 @@ int main(int argc, char **argv) {
                evaluate(model, test));
     }
     gradus_tape_destroy(tape);
+    gradus_optimizer_destroy(opt);
     gradus_model_destroy(model);
     gradus_dataset_destroy(test);
     gradus_dataset_destroy(train);

@@ -294,11 +294,248 @@ static void bad_tapes_models_data(void) {
     EXPECT_STATUS(gradus_dataset_destroy(ds), HANDLE);
 }
 
+static void bad_optimizers(void) {
+    gradus_tensor w = NULL, w64 = NULL, g = NULL, state = NULL, params[2];
+    gradus_optimizer opt = NULL, other = NULL;
+    gradus_optimizer_options o;
+    gradus_hparam key = GRADUS_HPARAM_BETA1;
+    double value = 0.5, nan = 0.0, lr = 0;
+    int32_t bad_kinds[] = { -1, 14, 1000, INT32_MIN, INT32_MAX };
+    double bad_values[] = { -1.0, 1.0, 1.5, 1e300 };
+    int64_t s2[1] = { 2 }, s3[1] = { 3 }, steps = 0;
+    gradus_status st;
+    size_t n = 0, i, len = 0;
+    const char *names[2] = { "step", "state.0.step" };
+    const char *path = "gradus_bad_optimizer.safetensors";
+    char buf[16];
+    nan = nan / nan;
+
+    EXPECT_OK(gradus_tensor_create_full(s2, 1, GRADUS_DTYPE_FLOAT32, 1.0, &w));
+    EXPECT_OK(gradus_tensor_create_full(s2, 1, GRADUS_DTYPE_FLOAT64, 1.0, &w64));
+    params[0] = w; params[1] = w64;
+    gradus_optimizer_options_init(&o);
+    /* NULL and wrong arguments of create */
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, NULL), INVALID);
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, NULL, 1, &o, &opt), INVALID);
+    EXPECT(opt == NULL);
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 0, &o, &opt), INVALID);
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, (size_t)-1, &o, &opt), INVALID);
+    for (i = 0; i < sizeof bad_kinds / sizeof bad_kinds[0]; i++) {
+        EXPECT_STATUS(gradus_optimizer_create(bad_kinds[i], params, 1, &o, &opt), INVALID);
+    }
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 2, &o, &opt), DTYPE); /* mixed dtypes */
+    params[1] = w;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 2, &o, &opt), INVALID); /* twice */
+    params[1] = (gradus_tensor)(uintptr_t)0x1230;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 2, &o, &opt), HANDLE); /* foreign */
+    EXPECT_STATUS(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, NULL, &o, &opt), HANDLE);
+    /* options: struct_size, learning rate, schedules */
+    o.struct_size = 8;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    gradus_optimizer_options_init(&o); o.lr = -0.1;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.lr = nan;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    gradus_optimizer_options_init(&o); o.schedule = 6;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.schedule = GRADUS_SCHEDULE_WARMUP_COSINE; o.warmup_steps = 11; o.total_steps = 10;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.warmup_steps = -1;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.schedule = GRADUS_SCHEDULE_COSINE; o.total_steps = 0;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.schedule = GRADUS_SCHEDULE_STEP; o.step_size = 0;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    o.step_size = 10; o.gamma = nan;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    /* hyperparameters at creation: NULL arrays, unknown keys, keys of another kind, bounds */
+    gradus_optimizer_options_init(&o);
+    o.hparam_count = 1;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    o.hparam_keys = &key; o.hparam_values = &value; o.hparam_count = 65;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    o.hparam_count = 1;
+    key = 21;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    key = -1;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_MOMENTUM; /* Adam has betas, not momentum */
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_BETA1;
+    for (i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        value = bad_values[i];
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    }
+    value = nan;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_WARMUP_STEPS; value = 1e300; /* would overflow Int */
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SPAM, params, 1, &o, &opt), INVALID);
+    value = 2.5;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SPAM, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_TOTAL_STEPS; value = -3;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_STABLE_SPAM, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_NESTEROV; value = 2;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    key = GRADUS_HPARAM_EPS; value = -1e-8;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAMW, params, 1, &o, &opt), INVALID);
+    EXPECT(opt == NULL);
+
+    /* a live optimizer: set_hparam bounds, keys it lacks, keys fixed at creation */
+    gradus_optimizer_options_init(&o);
+    EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAMW, params, 1, &o, &opt));
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, -1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, nan), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_BETA2, 1.0), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_EPS, -1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, 21, 0.1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, INT32_MIN, 0.1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_MOMENTUM, 0.5), INVALID); /* AdamW has none */
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_DELTA, 0.5), GRADUS_STATUS_UNSUPPORTED);
+    EXPECT_STATUS(gradus_optimizer_get_lr(opt, NULL), INVALID);
+    EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
+    EXPECT(lr == 1e-3); /* failed calls changed nothing */
+    EXPECT_STATUS(gradus_optimizer_step_count(opt, NULL), INVALID);
+    EXPECT_STATUS(gradus_optimizer_state_count(opt, NULL), INVALID);
+    EXPECT_OK(gradus_optimizer_state_count(opt, &n));
+    EXPECT_STATUS(gradus_optimizer_state_name(opt, n, buf, sizeof buf, &len), INVALID);
+    EXPECT_STATUS(gradus_optimizer_state_name(opt, 0, NULL, sizeof buf, &len), INVALID);
+    EXPECT_STATUS(gradus_optimizer_state_name(opt, 0, buf, sizeof buf, NULL), INVALID);
+    EXPECT_STATUS(gradus_optimizer_state_get(opt, n, &state), INVALID);
+    EXPECT_STATUS(gradus_optimizer_state_get(opt, 0, NULL), INVALID);
+    /* gradients of the wrong shape or dtype */
+    EXPECT_OK(gradus_tensor_create_full(s3, 1, GRADUS_DTYPE_FLOAT32, 1.0, &g));
+    EXPECT_STATUS(gradus_tensor_set_grad(w, g), SHAPE);
+    gradus_tensor_destroy(g);
+    /* state loading: missing, unexpected, mis-sized and absurd entries change nothing */
+    EXPECT_STATUS(gradus_optimizer_load_state(opt, NULL, NULL, 1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_load_state(opt, NULL, NULL, 0), GRADUS_STATUS_NOT_FOUND);
+    EXPECT_OK(gradus_tensor_create_full(NULL, 0, GRADUS_DTYPE_FLOAT64, 1e300, &state));
+    params[0] = state; params[1] = state;
+    EXPECT_STATUS(gradus_optimizer_load_state(opt, names, params, 2), GRADUS_STATUS_NOT_FOUND); /* no moments */
+    names[1] = NULL;
+    EXPECT_STATUS(gradus_optimizer_load_state(opt, names, params, 2), INVALID);
+    gradus_tensor_destroy(state);
+    EXPECT_OK(gradus_optimizer_save(opt, path));
+    EXPECT_OK(gradus_optimizer_load(opt, path));
+    EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, &w, 1, NULL, &other));
+    EXPECT_STATUS(gradus_optimizer_load(other, path), INVALID); /* an AdamW state into Adam */
+    EXPECT_OK(gradus_optimizer_destroy(other));
+    params[0] = w64;
+    EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, NULL, &other));
+    EXPECT_STATUS(gradus_optimizer_set_hparam(other, GRADUS_HPARAM_MOMENTUM, 0.9), INVALID); /* created without */
+    EXPECT_STATUS(gradus_optimizer_load(other, path), INVALID);
+    EXPECT_OK(gradus_optimizer_destroy(other));
+    remove(path);
+    st = gradus_optimizer_load(opt, path);
+    EXPECT(st == GRADUS_STATUS_IO_ERROR || st == GRADUS_STATUS_NOT_FOUND);
+    EXPECT_STATUS(gradus_optimizer_load(opt, NULL), INVALID);
+    EXPECT_STATUS(gradus_optimizer_save(opt, ""), INVALID);
+    EXPECT(gradus_optimizer_save(opt, "/nonexistent-dir/o.safetensors") != GRADUS_STATUS_OK);
+    EXPECT_OK(gradus_optimizer_step_count(opt, &steps));
+    EXPECT(steps == 0);
+    /* NULL, destroyed and foreign handles */
+    EXPECT_OK(gradus_optimizer_destroy(opt));
+    EXPECT_STATUS(gradus_optimizer_destroy(opt), HANDLE);
+    EXPECT_STATUS(gradus_optimizer_step(opt), HANDLE);
+    EXPECT_STATUS(gradus_optimizer_step(NULL), HANDLE);
+    EXPECT_STATUS(gradus_optimizer_zero_grad(NULL), HANDLE);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(NULL, GRADUS_HPARAM_LR, 0.1), HANDLE);
+    EXPECT_STATUS(gradus_optimizer_step((gradus_optimizer)w), HANDLE); /* a tensor handle */
+    EXPECT_STATUS(gradus_optimizer_save(NULL, path), HANDLE);
+    gradus_tensor_destroy(w); gradus_tensor_destroy(w64);
+}
+
+static void bad_quant(void) {
+    gradus_layer_options layers[1];
+    gradus_model model = NULL;
+    gradus_tensor x = NULL, out = NULL;
+    gradus_quant_options o, ok;
+    int64_t s6[1] = { 6 };
+    size_t n = 0;
+    double nan = 0.0;
+    nan = nan / nan;
+
+    EXPECT_OK(gradus_tensor_create_full(s6, 1, GRADUS_DTYPE_FLOAT32, 0.5, &x));
+    gradus_quant_options_init(&ok);
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, NULL, &out), INVALID);
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &ok, NULL), INVALID);
+    EXPECT_STATUS(gradus_tensor_fake_quantize(NULL, &ok, &out), HANDLE);
+#define BAD_QUANT(field, value) do { gradus_quant_options_init(&o); o.field = value; \
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID); EXPECT(out == NULL); } while (0)
+    BAD_QUANT(struct_size, 0);
+    BAD_QUANT(struct_size, (size_t)-1);
+    BAD_QUANT(bits, 0);
+    BAD_QUANT(bits, 9);
+    BAD_QUANT(bits, -1);
+    BAD_QUANT(format, 5);
+    BAD_QUANT(format, -1);
+    BAD_QUANT(granularity, 3);
+    BAD_QUANT(estimator, 3);
+    BAD_QUANT(format, GRADUS_QUANT_FORMAT_NF4);           /* NF4 with bits 8 */
+    gradus_quant_options_init(&o); o.granularity = GRADUS_QUANT_PER_GROUP; o.group_size = 4;  /* 4 does not divide 6 */
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.group_size = -2;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.group_size = 0;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.granularity = GRADUS_QUANT_PER_CHANNEL; o.channel_axis = 1;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);                   /* rank 1 */
+    o.channel_axis = INT32_MIN;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.bits = 4; o.format = GRADUS_QUANT_FORMAT_MXFP4;  /* MXFP4 per tensor */
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.bits = 4; o.format = GRADUS_QUANT_FORMAT_FP4_E2M1; o.symmetric = 0;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.bits = 1; o.symmetric = 0;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.bits = 4; o.format = GRADUS_QUANT_FORMAT_NF4; o.stochastic_rounding = 1;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.estimator = GRADUS_QUANT_ESTIMATOR_CLIPPED_STE; o.clip = 0;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.clip = nan;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    gradus_quant_options_init(&o); o.estimator = GRADUS_QUANT_ESTIMATOR_RESTE; o.reste_o = 0.5;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.reste_o = 1.0 / 0.0;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.reste_o = 2; o.reste_t = -1;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+    o.reste_t = nan;
+    EXPECT_STATUS(gradus_tensor_fake_quantize(x, &o, &out), INVALID);
+#undef BAD_QUANT
+
+    gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);
+    layers[0].in_features = 6; layers[0].out_features = 3;
+    EXPECT_OK(gradus_model_create(layers, 1, GRADUS_DTYPE_FLOAT32, 1, &model));
+    EXPECT_STATUS(gradus_model_quantize(model, NULL, NULL), INVALID);
+    EXPECT_STATUS(gradus_model_quantize(NULL, &ok, NULL), HANDLE);
+    gradus_quant_options_init(&o); o.granularity = GRADUS_QUANT_PER_GROUP; o.group_size = 7; /* 7 does not divide 18 */
+    EXPECT_STATUS(gradus_model_quantize(model, &o, NULL), INVALID);
+    EXPECT_OK(gradus_model_quantized_layer_count(model, &n));
+    EXPECT(n == 0);                                          /* unchanged after the failure */
+    o.struct_size = 3;
+    EXPECT_STATUS(gradus_model_quantize(model, &ok, &o), INVALID);
+    /* an activation group that does not divide the batch: the forward reports it */
+    gradus_quant_options_init(&o); o.granularity = GRADUS_QUANT_PER_GROUP; o.group_size = 5;
+    EXPECT_OK(gradus_model_quantize(model, NULL, &o));
+    EXPECT_OK(gradus_tensor_reshape(x, (const int64_t[]){ 1, 6 }, 2, &out));
+    gradus_tensor_destroy(x);
+    x = out; out = NULL;
+    EXPECT_STATUS(gradus_model_forward(model, x, &out), INVALID);
+    EXPECT_STATUS(gradus_model_quantized_layer_count(model, NULL), INVALID);
+    EXPECT_OK(gradus_model_destroy(model));
+    EXPECT_STATUS(gradus_model_dequantize(model), HANDLE);
+    EXPECT_STATUS(gradus_model_quantized_layer_count(model, &n), HANDLE);
+    gradus_tensor_destroy(x);
+}
+
 int main(void) {
     bad_context();
     bad_errors();
     bad_tensors();
     bad_tapes_models_data();
+    bad_optimizers();
+    bad_quant();
     EXPECT(check_count >= 50);
     return check_report("bad_input");
 }

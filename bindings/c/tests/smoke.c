@@ -239,6 +239,186 @@ static void test_model(void) {
     EXPECT_STATUS(gradus_dataset_load_fashion_mnist("/nonexistent-dir", GRADUS_SPLIT_TEST, 10, &ds), GRADUS_STATUS_NOT_FOUND);
 }
 
+static void test_optimizer(void) {
+    gradus_layer_options layers[3];
+    gradus_model model = NULL;
+    gradus_dataset ds = NULL;
+    gradus_optimizer opt = NULL, opt2 = NULL;
+    gradus_optimizer_options o;
+    gradus_tensor x = NULL, logits = NULL, loss = NULL, w = NULL, b = NULL, params[2];
+    gradus_tensor state[16];
+    gradus_hparam keys[2] = { GRADUS_HPARAM_WEIGHT_DECAY, GRADUS_HPARAM_BETA2 };
+    double values[2] = { 0.05, 0.99 }, lr = -1, first = 0, last = 0;
+    float lv = 0;
+    int32_t labels[32];
+    int64_t steps = -1;
+    size_t n = 0, i, len = 0;
+    char names[16][48];
+    const char *name_ptrs[16];
+    const char *path = "gradus_smoke_optimizer.safetensors";
+    int step;
+
+    gradus_optimizer_options_init(&o);
+    EXPECT(o.struct_size == sizeof o && o.lr == 1e-3 && o.schedule == GRADUS_SCHEDULE_CONSTANT);
+    EXPECT(o.hparam_keys == NULL && o.hparam_values == NULL && o.hparam_count == 0);
+    gradus_optimizer_options_init(NULL); /* documented no-op */
+
+    gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);
+    layers[0].in_features = 2; layers[0].out_features = 16;
+    gradus_layer_options_init(&layers[1], GRADUS_LAYER_RELU);
+    gradus_layer_options_init(&layers[2], GRADUS_LAYER_LINEAR);
+    layers[2].in_features = 16; layers[2].out_features = 2;
+    EXPECT_OK(gradus_model_create(layers, 3, GRADUS_DTYPE_FLOAT32, 3, &model));
+    EXPECT_OK(gradus_dataset_create_synthetic(GRADUS_SYNTHETIC_TWO_MOONS, 256, 5, &ds));
+
+    /* AdamW with a warm-up cosine schedule over the model's parameters */
+    o.lr = 0.02; o.schedule = GRADUS_SCHEDULE_WARMUP_COSINE; o.warmup_steps = 5; o.total_steps = 60;
+    o.hparam_keys = keys; o.hparam_values = values; o.hparam_count = 2;
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW, model, &o, &opt));
+    EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
+    EXPECT(lr == 0); /* warm-up starts at 0 */
+    for (step = 0; step < 60; step++) {
+        EXPECT_OK(gradus_dataset_batch(ds, (step * 32) % 256, 32, &x, labels));
+        EXPECT_OK(gradus_model_forward(model, x, &logits));
+        EXPECT_OK(gradus_loss_cross_entropy(logits, labels, 32, GRADUS_REDUCTION_MEAN, &loss));
+        EXPECT_OK(gradus_optimizer_zero_grad(opt));
+        EXPECT_OK(gradus_tensor_backward(loss));
+        EXPECT_OK(gradus_optimizer_step(opt));
+        EXPECT_OK(gradus_tensor_copy_to(loss, &lv, sizeof lv));
+        if (step < 5) first += lv / 5;
+        if (step >= 55) last += lv / 5;
+        gradus_tensor_destroy(loss); gradus_tensor_destroy(logits); gradus_tensor_destroy(x);
+        if (step == 2) {
+            EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
+            EXPECT(lr > 0.0119 && lr < 0.0121); /* 0.02 * 3 / 5 */
+        }
+    }
+    printf("optimizer: AdamW loss %.4f -> %.4f\n", first, last);
+    EXPECT(last < first);
+    EXPECT_OK(gradus_optimizer_step_count(opt, &steps));
+    EXPECT(steps == 60);
+    EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, 0.01));
+    EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_BETA1, 0.8));
+    EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_EPS, 1e-6));
+
+    /* state: by entries (name + float64 tensor), into a second optimizer of the same kind */
+    EXPECT_OK(gradus_optimizer_state_count(opt, &n));
+    EXPECT(n > 4 && n <= 16);
+    for (i = 0; i < n && i < 16; i++) {
+        EXPECT_OK(gradus_optimizer_state_name(opt, i, names[i], sizeof names[i], &len));
+        EXPECT(len > 0 && len < sizeof names[i]);
+        name_ptrs[i] = names[i];
+        EXPECT_OK(gradus_optimizer_state_get(opt, i, &state[i]));
+    }
+    EXPECT(strcmp(names[0], "step") == 0);
+    gradus_optimizer_options_init(&o);
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW, model, &o, &opt2));
+    EXPECT_OK(gradus_optimizer_load_state(opt2, name_ptrs, state, n));
+    EXPECT_OK(gradus_optimizer_step_count(opt2, &steps));
+    EXPECT(steps == 60);
+    for (i = 0; i < n && i < 16; i++) gradus_tensor_destroy(state[i]);
+    /* state: through a safetensors file */
+    EXPECT_OK(gradus_optimizer_save(opt, path));
+    EXPECT_OK(gradus_optimizer_destroy(opt2));
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW, model, NULL, &opt2));
+    EXPECT_OK(gradus_optimizer_load(opt2, path));
+    EXPECT_OK(gradus_optimizer_step_count(opt2, &steps));
+    EXPECT(steps == 60);
+    remove(path);
+    EXPECT_OK(gradus_optimizer_destroy(opt2));
+    EXPECT_OK(gradus_optimizer_destroy(opt));
+    EXPECT_OK(gradus_optimizer_destroy(NULL));
+
+    /* SGD with momentum over an explicit parameter list; every kind builds over it */
+    EXPECT_OK(gradus_model_parameter_get(model, 0, &w));
+    EXPECT_OK(gradus_model_parameter_get(model, 1, &b));
+    params[0] = w; params[1] = b;
+    gradus_optimizer_options_init(&o);
+    keys[0] = GRADUS_HPARAM_MOMENTUM; values[0] = 0.9;
+    o.lr = 0.1; o.schedule = GRADUS_SCHEDULE_STEP; o.step_size = 10; o.gamma = 0.5;
+    o.hparam_keys = keys; o.hparam_values = values; o.hparam_count = 1;
+    EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 2, &o, &opt));
+    EXPECT_OK(gradus_optimizer_step(opt)); /* no gradients: a zero step */
+    EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_MOMENTUM, 0.5));
+    EXPECT_OK(gradus_optimizer_destroy(opt));
+    gradus_optimizer_options_init(&o);
+    for (i = GRADUS_OPTIMIZER_SGD; i <= GRADUS_OPTIMIZER_PERP_ADAMW; i++) {
+        EXPECT_OK(gradus_optimizer_create((gradus_optimizer_kind)i, params, 2, &o, &opt));
+        EXPECT_OK(gradus_optimizer_step(opt));
+        EXPECT_OK(gradus_optimizer_destroy(opt));
+    }
+    gradus_tensor_destroy(w); gradus_tensor_destroy(b);
+    EXPECT_OK(gradus_dataset_destroy(ds));
+    EXPECT_OK(gradus_model_destroy(model));
+}
+
+static void test_quant(void) {
+    gradus_layer_options layers[3];
+    gradus_model model = NULL;
+    gradus_dataset ds = NULL;
+    gradus_optimizer opt = NULL;
+    gradus_quant_options w, a;
+    gradus_tensor x = NULL, q = NULL, logits = NULL, loss = NULL, g = NULL;
+    const float v[4] = { 0.1f, -0.7f, 0.26f, 1.0f };
+    float out[4], gv[4];
+    const int64_t shape[1] = { 4 };
+    int32_t labels[32];
+    size_t n = 99, nparams = 0;
+    int step;
+
+    gradus_quant_options_init(&w);
+    EXPECT(w.struct_size == sizeof w && w.bits == 8 && w.format == GRADUS_QUANT_FORMAT_INT && w.symmetric == 1);
+    EXPECT(w.granularity == GRADUS_QUANT_PER_TENSOR && w.estimator == GRADUS_QUANT_ESTIMATOR_STE);
+    gradus_quant_options_init(NULL); /* documented no-op */
+    /* 2-bit symmetric per tensor: scale = 1 (absmax / 1 level), values round to {-1, 0, 1} */
+    EXPECT_OK(gradus_tensor_create_copy(v, shape, 1, GRADUS_DTYPE_FLOAT32, &x));
+    EXPECT_OK(gradus_tensor_set_requires_grad(x, 1));
+    w.bits = 2;
+    EXPECT_OK(gradus_tensor_fake_quantize(x, &w, &q));
+    EXPECT_OK(gradus_tensor_copy_to(q, out, sizeof out));
+    EXPECT(out[0] == 0 && out[1] == -1 && out[2] == 0 && out[3] == 1);
+    EXPECT_OK(gradus_tensor_sum(q, NULL, 0, 0, &loss));
+    EXPECT_OK(gradus_tensor_backward(loss));                 /* STE: the gradient passes unchanged */
+    EXPECT_OK(gradus_tensor_grad(x, &g));
+    EXPECT_OK(gradus_tensor_copy_to(g, gv, sizeof gv));
+    EXPECT(gv[0] == 1 && gv[3] == 1);
+    gradus_tensor_destroy(g); gradus_tensor_destroy(loss); gradus_tensor_destroy(q); gradus_tensor_destroy(x);
+
+    /* W4 per group (asymmetric) + A8 per tensor on an MLP; it still trains */
+    gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);
+    layers[0].in_features = 2; layers[0].out_features = 32;
+    gradus_layer_options_init(&layers[1], GRADUS_LAYER_RELU);
+    gradus_layer_options_init(&layers[2], GRADUS_LAYER_LINEAR);
+    layers[2].in_features = 32; layers[2].out_features = 2;
+    EXPECT_OK(gradus_model_create(layers, 3, GRADUS_DTYPE_FLOAT32, 11, &model));
+    gradus_quant_options_init(&w);
+    w.bits = 4; w.symmetric = 0; w.granularity = GRADUS_QUANT_PER_GROUP; w.group_size = 16;
+    gradus_quant_options_init(&a);
+    EXPECT_OK(gradus_model_quantize(model, &w, &a));
+    EXPECT_OK(gradus_model_quantized_layer_count(model, &n));
+    EXPECT(n == 2);
+    EXPECT_OK(gradus_model_parameter_count(model, &nparams));
+    EXPECT(nparams == 4);                                  /* names and tensors unchanged */
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, model, NULL, &opt));
+    EXPECT_OK(gradus_dataset_create_synthetic(GRADUS_SYNTHETIC_TWO_MOONS, 128, 2, &ds));
+    for (step = 0; step < 20; step++) {
+        EXPECT_OK(gradus_dataset_batch(ds, (step * 32) % 128, 32, &x, labels));
+        EXPECT_OK(gradus_model_forward(model, x, &logits));
+        EXPECT_OK(gradus_loss_cross_entropy(logits, labels, 32, GRADUS_REDUCTION_MEAN, &loss));
+        EXPECT_OK(gradus_optimizer_zero_grad(opt));
+        EXPECT_OK(gradus_tensor_backward(loss));
+        EXPECT_OK(gradus_optimizer_step(opt));
+        gradus_tensor_destroy(loss); gradus_tensor_destroy(logits); gradus_tensor_destroy(x);
+    }
+    EXPECT_OK(gradus_model_quantize(model, NULL, &a));     /* re-quantize: activations only */
+    EXPECT_OK(gradus_model_dequantize(model));
+    EXPECT_OK(gradus_model_quantized_layer_count(model, &n));
+    EXPECT(n == 0);
+    EXPECT_OK(gradus_optimizer_destroy(opt));
+    EXPECT_OK(gradus_dataset_destroy(ds));
+    EXPECT_OK(gradus_model_destroy(model));
+}
+
 static void test_testing(void) {
     EXPECT(gradus_testing_unguarded_lookup(2) == 30); /* in range: safe; out of range would kill us */
 }
@@ -250,6 +430,8 @@ int main(void) {
     test_tensors();
     test_autodiff();
     test_model();
+    test_optimizer();
+    test_quant();
     test_testing();
     return check_report("smoke");
 }

@@ -30,6 +30,18 @@ MAX_RANK = 8
 REDUCTION_MEAN, REDUCTION_SUM, REDUCTION_NONE = range(3)
 SPLIT_TRAIN, SPLIT_TEST = range(2)
 SYNTHETIC_TWO_MOONS, SYNTHETIC_SPIRALS, SYNTHETIC_XOR, SYNTHETIC_MIXTURE = range(4)
+(OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_ADAMW, OPTIMIZER_ADAGRAD, OPTIMIZER_ADAGRADNORM,
+ OPTIMIZER_ADAGRADNORM_ROWWISE, OPTIMIZER_DIFFGRAD, OPTIMIZER_ADAMP, OPTIMIZER_SGDP, OPTIMIZER_SPAM,
+ OPTIMIZER_STABLE_SPAM, OPTIMIZER_ORTHOGRAD_SGD, OPTIMIZER_ORTHOGRAD_ADAM, OPTIMIZER_PERP_ADAMW) = range(14)
+(HPARAM_LR, HPARAM_WEIGHT_DECAY, HPARAM_BETA1, HPARAM_BETA2, HPARAM_EPS, HPARAM_MOMENTUM, HPARAM_DAMPENING,
+ HPARAM_NESTEROV, HPARAM_LR_DECAY, HPARAM_INITIAL_ACCUMULATOR, HPARAM_B0, HPARAM_DELTA, HPARAM_WD_RATIO,
+ HPARAM_WARMUP_STEPS, HPARAM_THRESHOLD, HPARAM_INTERVAL, HPARAM_GAMMA1, HPARAM_GAMMA2, HPARAM_GAMMA3,
+ HPARAM_TOTAL_STEPS, HPARAM_RESET_INTERVAL) = range(21)
+(SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_LINEAR, SCHEDULE_WARMUP_LINEAR, SCHEDULE_COSINE,
+ SCHEDULE_WARMUP_COSINE) = range(6)
+QUANT_FORMAT_INT, QUANT_FORMAT_FP4_E2M1, QUANT_FORMAT_MXFP4, QUANT_FORMAT_NF4, QUANT_FORMAT_BNB_FP4 = range(5)
+QUANT_PER_TENSOR, QUANT_PER_CHANNEL, QUANT_PER_GROUP = range(3)
+QUANT_ESTIMATOR_STE, QUANT_ESTIMATOR_CLIPPED_STE, QUANT_ESTIMATOR_RESTE = range(3)
 
 # ---- typedefs ----
 gradus_status = c_int32
@@ -65,6 +77,13 @@ gradus_reduction = c_int32
 gradus_split = c_int32
 gradus_synthetic = c_int32
 gradus_deleter = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+gradus_optimizer = c_void_p
+gradus_optimizer_kind = c_int32
+gradus_hparam = c_int32
+gradus_schedule_kind = c_int32
+gradus_quant_format = c_int32
+gradus_quant_granularity = c_int32
+gradus_quant_estimator = c_int32
 
 
 class gradus_layer_options(ctypes.Structure):
@@ -75,6 +94,40 @@ class gradus_layer_options(ctypes.Structure):
         ("out_features", c_int64),
         ("bias", c_int32),
         ("p", c_double),
+    ]
+
+
+class gradus_optimizer_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("lr", c_double),
+        ("schedule", gradus_schedule_kind),
+        ("warmup_steps", c_int64),
+        ("total_steps", c_int64),
+        ("step_size", c_int64),
+        ("gamma", c_double),
+        ("min_lr", c_double),
+        ("hparam_keys", POINTER(gradus_hparam)),
+        ("hparam_values", POINTER(c_double)),
+        ("hparam_count", c_size_t),
+    ]
+
+
+class gradus_quant_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("bits", c_int32),
+        ("format", gradus_quant_format),
+        ("symmetric", c_int32),
+        ("granularity", gradus_quant_granularity),
+        ("channel_axis", c_int32),
+        ("group_size", c_int64),
+        ("stochastic_rounding", c_int32),
+        ("seed", c_uint64),
+        ("estimator", gradus_quant_estimator),
+        ("clip", c_double),
+        ("reste_o", c_double),
+        ("reste_t", c_double),
     ]
 
 
@@ -169,6 +222,32 @@ _FUNCTIONS = {
     # Checkpoints
     "gradus_model_save": (gradus_status, [gradus_model, c_char_p]),
     "gradus_model_load": (gradus_status, [gradus_model, c_char_p]),
+    # Optimizers
+    "gradus_optimizer_options_init": (None, [POINTER(gradus_optimizer_options)]),
+    "gradus_optimizer_create": (gradus_status, [gradus_optimizer_kind, _PT, c_size_t, POINTER(gradus_optimizer_options),
+                                                POINTER(gradus_optimizer)]),
+    "gradus_optimizer_create_for_model": (gradus_status, [gradus_optimizer_kind, gradus_model,
+                                                          POINTER(gradus_optimizer_options), POINTER(gradus_optimizer)]),
+    "gradus_optimizer_destroy": (gradus_status, [gradus_optimizer]),
+    "gradus_optimizer_step": (gradus_status, [gradus_optimizer]),
+    "gradus_optimizer_zero_grad": (gradus_status, [gradus_optimizer]),
+    "gradus_optimizer_set_hparam": (gradus_status, [gradus_optimizer, gradus_hparam, c_double]),
+    "gradus_optimizer_get_lr": (gradus_status, [gradus_optimizer, POINTER(c_double)]),
+    "gradus_optimizer_step_count": (gradus_status, [gradus_optimizer, _I64P]),
+    "gradus_optimizer_state_count": (gradus_status, [gradus_optimizer, POINTER(c_size_t)]),
+    "gradus_optimizer_state_name": (gradus_status, [gradus_optimizer, c_size_t, POINTER(c_char), c_size_t,
+                                                    POINTER(c_size_t)]),
+    "gradus_optimizer_state_get": (gradus_status, [gradus_optimizer, c_size_t, _PT]),
+    "gradus_optimizer_load_state": (gradus_status, [gradus_optimizer, POINTER(c_char_p), _PT, c_size_t]),
+    "gradus_optimizer_save": (gradus_status, [gradus_optimizer, c_char_p]),
+    "gradus_optimizer_load": (gradus_status, [gradus_optimizer, c_char_p]),
+    # Low-bit training
+    "gradus_quant_options_init": (None, [POINTER(gradus_quant_options)]),
+    "gradus_tensor_fake_quantize": (gradus_status, [_T, POINTER(gradus_quant_options), _PT]),
+    "gradus_model_quantize": (gradus_status, [gradus_model, POINTER(gradus_quant_options),
+                                              POINTER(gradus_quant_options)]),
+    "gradus_model_dequantize": (gradus_status, [gradus_model]),
+    "gradus_model_quantized_layer_count": (gradus_status, [gradus_model, POINTER(c_size_t)]),
     # Testing
     "gradus_testing_unguarded_lookup": (c_int32, [c_int32]),
 }

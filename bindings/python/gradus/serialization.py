@@ -2,12 +2,14 @@
 import numpy as np
 
 from .nn import Sequential
+from .optim import Optimizer
 from .tensor import Tensor, tensor
 
 
 def save(obj, path):
-    """Saves a model (its parameters) or a dict of tensors/arrays to a safetensors file."""
-    if isinstance(obj, Sequential):
+    """Saves a model (its parameters), an optimizer (its state) or a dict of tensors/arrays to a safetensors
+    file."""
+    if isinstance(obj, (Sequential, Optimizer)):
         obj.save(path)
         return
     from safetensors.numpy import save_file
@@ -15,7 +17,7 @@ def save(obj, path):
 
 
 def load(path, model=None):
-    """Loads into `model` (returns it) or returns a dict name -> Tensor."""
+    """Loads into `model` (a Sequential or an Optimizer; returns it) or returns a dict name -> Tensor."""
     if model is not None:
         return model.load(path)
     from safetensors.numpy import load_file

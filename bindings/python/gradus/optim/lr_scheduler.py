@@ -1,0 +1,135 @@
+"""gradus.optim.lr_scheduler: learning-rate schedules shaped like torch.optim.lr_scheduler.
+
+A scheduler sets ``param_group["lr"]`` (which writes through to the library) to ``f(t)`` for t = 0, 1, ...:
+construct it after the optimizer (t = 0 is applied at once), call ``step()`` after each ``optimizer.step()``.
+The closed forms are those of the library's GRADUS_SCHEDULE_* kinds (and of PyTorch's chainable forms).
+"""
+import math
+
+
+class LRScheduler:
+    """Base class: subclasses implement ``factor(t, base_lr)`` -> the learning rate at step t."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        self.optimizer = optimizer
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def lr_at(self, t, base_lr):
+        raise NotImplementedError
+
+    def get_last_lr(self):
+        return list(self._last_lr)
+
+    def step(self):
+        self.last_epoch += 1
+        self._last_lr = [self.lr_at(self.last_epoch, b) for b in self.base_lrs]
+        for g, lr in zip(self.optimizer.param_groups, self._last_lr):
+            g["lr"] = lr
+
+    def state_dict(self):
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state):
+        self.base_lrs = list(state["base_lrs"])
+        self.last_epoch = state["last_epoch"] - 1
+        self.step()
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr * lr_lambda(t)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        return base_lr * float(self.lr_lambda(t))
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr * gamma ** (t // step_size) (GRADUS_SCHEDULE_STEP)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        if int(step_size) <= 0:
+            raise ValueError(f"step_size must be positive, got {step_size}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        return base_lr * self.gamma ** (t // self.step_size)
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** t."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        return base_lr * self.gamma ** t
+
+
+class LinearLR(LRScheduler):
+    """lr = base_lr * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+    (torch.optim.lr_scheduler.LinearLR). start_factor=1, end_factor=0 is GRADUS_SCHEDULE_LINEAR."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
+        if int(total_iters) <= 0:
+            raise ValueError(f"total_iters must be positive, got {total_iters}")
+        self.start_factor, self.end_factor, self.total_iters = float(start_factor), float(end_factor), int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        p = min(t, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * p)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (base_lr - eta_min)(1 + cos(pi t / T_max)) / 2 (closed form; GRADUS_SCHEDULE_COSINE)."""
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if int(T_max) <= 0:
+            raise ValueError(f"T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+class _Warmup(LRScheduler):
+    def __init__(self, optimizer, warmup_steps, total_steps, last_epoch=-1):
+        warmup_steps, total_steps = int(warmup_steps), int(total_steps)
+        if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
+            raise ValueError(f"need 0 <= warmup_steps <= total_steps and total_steps > 0, got {warmup_steps}, "
+                             f"{total_steps}")
+        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+        super().__init__(optimizer, last_epoch)
+
+
+class WarmupLinearLR(_Warmup):
+    """lr = base_lr * t / warmup_steps during warm-up, then linear decay to 0 at total_steps
+    (GRADUS_SCHEDULE_WARMUP_LINEAR)."""
+
+    def lr_at(self, t, base_lr):
+        if t < self.warmup_steps:
+            return base_lr * t / self.warmup_steps
+        return base_lr * max(0.0, (self.total_steps - t) / max(1, self.total_steps - self.warmup_steps))
+
+
+class WarmupCosineLR(_Warmup):
+    """lr = base_lr * t / warmup_steps during warm-up, then cosine decay to 0 at total_steps
+    (GRADUS_SCHEDULE_WARMUP_COSINE)."""
+
+    def lr_at(self, t, base_lr):
+        if t < self.warmup_steps:
+            return base_lr * t / self.warmup_steps
+        p = (t - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        return base_lr * max(0.0, (1 + math.cos(math.pi * p)) / 2)
+
+
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "StepLR", "WarmupCosineLR",
+           "WarmupLinearLR"]
