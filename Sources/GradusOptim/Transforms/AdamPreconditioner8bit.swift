@@ -153,8 +153,8 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
         let b1 = Float(state.beta1), c1 = 1 - b1, b2 = Float(beta2), c2 = 1 - b2
         let corr = Float(state.correction2), eps = Float(epsilon)
         let qbs = blockSize
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * qbs) { tmp in
-            let tm = tmp.baseAddress!, tv = tm + qbs
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * qbs) { tmp in
+            let tm = tmp.baseAddress!, tv = tm + qbs, tu = tv + qbs
             se.codebook.values.withUnsafeBufferPointer { svb in
             ue.codebook.values.withUnsafeBufferPointer { uvb in
             se.table.withUnsafeBufferPointer { st in
@@ -172,17 +172,37 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
                     let cm = q.codesM + e, cv = q.codesV + e
                     let am = q.absmaxM[b], av = q.absmaxV[b]
                     let g = input + start, out = output + start
-                    var mx: Float = 0, vx: Float = 0
+                    // 1. dequantize and update the moments (table lookups, scalar)
                     for i in 0..<len {
                         let gi = Float(g[i])
-                        let mi = b1 * (sv[Int(cm[i])] * am) + c1 * gi
-                        let vi = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
-                        tm[i] = mi; tv[i] = vi
+                        tm[i] = b1 * (sv[Int(cm[i])] * am) + c1 * gi
+                        tv[i] = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
+                    }
+                    // 2. new absmax and the update m/(√v/c2 + ε), 16 lanes at a time
+                    let direct = Scalar.self == Float.self
+                    let u = direct ? UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self) : tu
+                    var vmx = SIMD16<Float>(repeating: 0), vvx = SIMD16<Float>(repeating: 0)
+                    let vcorr = SIMD16<Float>(repeating: corr), veps = SIMD16<Float>(repeating: eps)
+                    var i = 0
+                    while i + 16 <= len {
+                        let m = UnsafeRawPointer(tm + i).loadUnaligned(as: SIMD16<Float>.self)
+                        let v = UnsafeRawPointer(tv + i).loadUnaligned(as: SIMD16<Float>.self)
+                        vmx = pointwiseMax(vmx, pointwiseMax(m, -m))
+                        vvx = pointwiseMax(vvx, v)
+                        let r = m / (gradus_sqrt16(v) / vcorr + veps)
+                        UnsafeMutableRawPointer(u + i).storeBytes(of: r, as: SIMD16<Float>.self)
+                        i += 16
+                    }
+                    var mx = vmx.max(), vx = vvx.max()
+                    while i < len {
+                        let mi = tm[i], vi = tv[i]
                         let a = abs(mi)
                         mx = a > mx ? a : mx
                         vx = vi > vx ? vi : vx
-                        out[i] = Scalar(mi / (gradus_sqrtf(vi) / corr + eps))
+                        u[i] = mi / (gradus_sqrtf(vi) / corr + eps)
+                        i += 1
                     }
+                    if !direct { for j in 0..<len { out[j] = Scalar(tu[j]) } }
                     q.absmaxM[b] = mx; q.absmaxV[b] = vx
                     if mx > 0 {
                         FastCodebookEncoder.encode(tm, count: len, inverseScale: 1 / mx, into: cm, table: st.baseAddress!,
