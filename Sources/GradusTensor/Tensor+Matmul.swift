@@ -81,19 +81,15 @@ extension Tensor {
         }
     }
 
-    /// Multiply-adds above which a GEMM gets every core: the pool parks and OpenBLAS runs on the pool's
-    /// thread count (the runtime never lets both be hot). Smaller products stay on one BLAS thread, where
-    /// waking BLAS workers would cost more than it saves.
-    static let parallelBLASThreshold = 1 << 21
-
-    /// Runs BLAS calls worth `flops` multiply-adds with the right threading.
+    /// Runs BLAS calls worth `flops` multiply-adds.
+    ///
+    /// BLAS stays on one thread here on purpose: a threaded OpenBLAS GEMM does not give bitwise the same
+    /// result as the single-threaded one, and Gradus promises the same loss for the same seed at any thread
+    /// count (checked by ThreadDeterminismTests). Parallel BLAS is available explicitly through
+    /// `Runtime.withParallelBLAS` for callers who trade that guarantee for speed.
     @inline(__always)
     static func blasRegion(flops: Int, _ body: () -> Void) {
-        if flops >= parallelBLASThreshold && ThreadPool.shared.threadCount > 1 {
-            Runtime.withParallelBLAS(body)
-        } else {
-            body()
-        }
+        body()
     }
 
     /// Fused x·Wᵀ + b (the Linear layer), W of shape (out, in): one GEMM with the bias preloaded into C.
