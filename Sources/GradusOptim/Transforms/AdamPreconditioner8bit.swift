@@ -178,30 +178,24 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
                         tm[i] = b1 * (sv[Int(cm[i])] * am) + c1 * gi
                         tv[i] = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
                     }
-                    // 2. new absmax and the update m/(√v/c2 + ε), 16 lanes at a time
+                    // 2. new absmax (as integer max of |x| bit patterns, which orders like the magnitudes and
+                    //    vectorises) and the update m/(√v/c2 + ε); plain loops the compiler vectorises
                     let direct = Scalar.self == Float.self
                     let u = direct ? UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self) : tu
-                    var vmx = SIMD16<Float>(repeating: 0), vvx = SIMD16<Float>(repeating: 0)
-                    let vcorr = SIMD16<Float>(repeating: corr), veps = SIMD16<Float>(repeating: eps)
+                    var mxb: UInt32 = 0, vxb: UInt32 = 0
                     var i = 0
-                    while i + 16 <= len {
-                        let m = UnsafeRawPointer(tm + i).loadUnaligned(as: SIMD16<Float>.self)
-                        let v = UnsafeRawPointer(tv + i).loadUnaligned(as: SIMD16<Float>.self)
-                        vmx = pointwiseMax(vmx, pointwiseMax(m, -m))
-                        vvx = pointwiseMax(vvx, v)
-                        let r = m / (gradus_sqrt16(v) / vcorr + veps)
-                        UnsafeMutableRawPointer(u + i).storeBytes(of: r, as: SIMD16<Float>.self)
-                        i += 16
-                    }
-                    var mx = vmx.max(), vx = vvx.max()
                     while i < len {
-                        let mi = tm[i], vi = tv[i]
-                        let a = abs(mi)
-                        mx = a > mx ? a : mx
-                        vx = vi > vx ? vi : vx
-                        u[i] = mi / (gradus_sqrtf(vi) / corr + eps)
-                        i += 1
+                        let x = tm[i].bitPattern & 0x7FFF_FFFF, y = tv[i].bitPattern & 0x7FFF_FFFF
+                        mxb = x > mxb ? x : mxb
+                        vxb = y > vxb ? y : vxb
+                        i &+= 1
                     }
+                    i = 0
+                    while i < len {
+                        u[i] = tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)
+                        i &+= 1
+                    }
+                    let mx = Float(bitPattern: mxb), vx = Float(bitPattern: vxb)
                     if !direct { for j in 0..<len { out[j] = Scalar(tu[j]) } }
                     q.absmaxM[b] = mx; q.absmaxV[b] = vx
                     if mx > 0 {
