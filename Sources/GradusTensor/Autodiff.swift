@@ -123,6 +123,18 @@ extension Tensor {
         return Tensor.ones(shape, dtype: dtype)
     }
 
+    /// `g` itself when this is the only reference to it and to its storage and it is a plain dense buffer,
+    /// else a copy (not recorded). Add's backward hands one tensor to both inputs, a transpose's backward a
+    /// view of its upstream gradient, a caller's seed stays the caller's: all of those are copied.
+    static func ownedGradient(_ g: inout Tensor) -> Tensor {
+        if g.gradNode == nil, !g.requiresGrad, g.offset == 0, g.isContiguous,
+           g.storage.byteCount == g.count * g.dtype.size,
+           isKnownUniquelyReferenced(&g), isKnownUniquelyReferenced(&g.storage) {
+            return g
+        }
+        return GradMode.withoutGrad { g.clone() }
+    }
+
     /// The engine: reverse topological walk from the roots.
     static func runBackward(roots: [(Tensor, Tensor)], wrt: [Tensor]?, createGraph: Bool,
                             accumulate: Bool) throws(GradusError) -> [ObjectIdentifier: Tensor] {
@@ -157,6 +169,14 @@ extension Tensor {
         let body = { () throws(GradusError) in
             for t in order.reversed() {
                 let id = ObjectIdentifier(t)
+                // A leaf's first gradient (the usual case: `zeroGrad()` sets `.grad` to nil) becomes its `.grad`
+                // without a copy when nothing else can reach that memory; otherwise it is copied, so `.grad`
+                // always owns its buffer (an in-place optimizer update must not touch another tensor).
+                if wanted == nil, accumulate, !createGraph, t.gradNode == nil, t.grad == nil, t.isLeaf || t.retainsGrad {
+                    guard var g = grads.removeValue(forKey: id) else { continue }
+                    t.grad = Tensor.ownedGradient(&g)
+                    continue
+                }
                 guard let g = grads[id] else { continue }
                 if let wanted {
                     if wanted.contains(id) { result[id] = g }

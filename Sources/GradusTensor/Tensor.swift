@@ -8,7 +8,10 @@ import GradusRuntime
 /// when any input `requiresGrad` and gradient recording is on (see `GradMode`), the result carries a
 /// `GradNode` that knows how to propagate gradients back to its inputs.
 public final class Tensor: @unchecked Sendable {
-    public let storage: Storage
+    /// The memory this view reads. Never reassigned; a `var` only so that backward can test it for unique
+    /// ownership (`isKnownUniquelyReferenced`) and hand a fresh gradient buffer to `.grad` without a copy.
+    /// Unchecked exclusivity: reads stay as cheap as a `let`'s.
+    @exclusivity(unchecked) public internal(set) var storage: Storage
     public let shape: [Int]
     public let strides: [Int]
     public let offset: Int

@@ -37,6 +37,26 @@ import _GradusTestSupport
         #expect(b.grad!.values == [1, 1, 1] && seed.values == [1, 1, 1])
     }
 
+    @Test func stolenFirstGradientsNeverAlias() throws {
+        // A retained non-leaf gradient and the leaf gradient that backward derives from it by a view
+        // (transpose) must not share memory, and a gradient handed to two leaves must be split.
+        let w = tensor([2, 3], [1, 2, 3, 4, 5, 6]).requiringGrad()
+        let t = try w.transposed(0, 1)
+        t.retainGrad()
+        let c = tensor([3, 2], [1, 2, 3, 4, 5, 6])
+        try (t * c).sum().backward()
+        #expect(w.grad!.storage !== t.grad!.storage)
+        #expect(w.grad!.values == [1, 3, 5, 2, 4, 6])
+        t.grad!.basePointer(as: Double.self)[0] = 100
+        #expect(w.grad!.values == [1, 3, 5, 2, 4, 6])
+        // Fresh gradients of a linear map become .grad as they are; values still right on a second pass.
+        let a = tensor([2, 2], [1, 2, 3, 4]).requiringGrad(), b = tensor([2, 2], [1, 0, 0, 1]).requiringGrad()
+        try a.matmul(b).sum().backward()
+        try a.matmul(b).sum().backward()
+        #expect(a.grad!.values == [2, 2, 2, 2] && b.grad!.values == [8, 8, 12, 12])
+        #expect(a.grad!.storage !== b.grad!.storage)
+    }
+
     @Test func noGradScopesAndDetach() throws {
         let x = tensor([2], [1, 2]).requiringGrad()
         let y = GradMode.withoutGrad { x * 2 }
