@@ -96,14 +96,21 @@ extension Tensor {
         try GradMode.withoutGrad { () throws(GradusError) in try max(axis: axis).indices }
     }
 
-    /// log Σ exp over `axes`, stable (the max is subtracted first).
+    /// log Σ exp over `axes` (all when empty), stable: the maximum is subtracted first. One fused kernel
+    /// (two passes over each line, in cache). The gradient is the softmax over `axes`, written in tensor
+    /// ops so that it can be differentiated again.
     public func logSumExp(axes: [Int], keepDims: Bool = false) throws(GradusError) -> Tensor {
         let ax = try reductionAxes(axes)
-        var m = detached()
-        for a in ax.reversed() { m = try m.max(axis: a, keepDims: true).values }
-        m = m.applying(.clamp(-Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude))  // -inf rows stay finite
-        let s = try (self - m).exp().sum(axes: ax, keepDims: true).log() + m
-        return keepDims ? s : try s.reshaped(dropping(ax))
+        let (x, outer, r, inner, kept) = try reductionLayout(ax)
+        let out = Tensor(uninitializedShape: kept, dtype: dtype)
+        Kernels.logSumExp(x, outer: outer, r: r, inner: inner, into: out)
+        let result = keepDims ? out : try GradMode.withoutGrad { () throws(GradusError) in try out.reshaped(dropping(ax)) }
+        let inShape = shape
+        return record(result, "logsumexp", [self]) { g throws(GradusError) in
+            // Second order: recompute the log-sum-exp recorded, so the softmax depends on `self` in the graph.
+            let lse = GradMode.isEnabled ? try self.logSumExp(axes: ax, keepDims: true) : out
+            return [try g.reshaped(kept).expanded(to: inShape) * (self - lse).exp()]
+        }
     }
 
     /// Puts `self` (shape with a size-1 `axis`) at `indices` along `axis` of a zero tensor with `size` there:
