@@ -135,13 +135,20 @@ public final class Tensor: @unchecked Sendable {
     public func scalars<T: TensorScalar>(as: T.Type = T.self) -> [T] {
         let c = contiguous()
         let n = c.count
-        switch c.dtype {
-        case .float32:
-            let p = c.basePointer(as: Float.self)
-            return (0..<n).map { T(p[$0]) }
-        case .float64:
-            let p = c.basePointer(as: Double.self)
-            return (0..<n).map { T(p[$0]) }
+        if n == 0 { return [] }
+        // Same type: one bulk copy. Otherwise a concrete Float <-> Double loop (never the generic conversion).
+        if T.dtype == c.dtype { return Array(UnsafeBufferPointer(start: c.basePointer(as: T.self), count: n)) }
+        return [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+            let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+            switch c.dtype {
+            case .float32:
+                let p = c.basePointer(as: Float.self), d = out.bindMemory(to: Double.self, capacity: n)
+                for i in 0..<n { d[i] = Double(p[i]) }
+            case .float64:
+                let p = c.basePointer(as: Double.self), d = out.bindMemory(to: Float.self, capacity: n)
+                for i in 0..<n { d[i] = Float(p[i]) }
+            }
+            initialized = n
         }
     }
 
