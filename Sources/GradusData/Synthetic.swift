@@ -57,20 +57,15 @@ public enum Synthetic {
         try checkCount(count)
         guard standardDeviation >= 0 else { throw .invalidArgument("standardDeviation must be >= 0") }
         guard flipProbability >= 0, flipProbability <= 1 else { throw .invalidArgument("flipProbability must be in [0, 1]") }
-        var rng = PhiloxStream(seed: seed, stream: 1)
-        var f = [Float](repeating: 0, count: 2 * count)
-        var l = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
+        return try planar(count: count, classCount: 2, seed: seed, stream: 1) { i, rng in
             let cluster = i % 4
             let cx: Double = cluster & 1 == 0 ? 1 : -1
             let cy: Double = cluster & 2 == 0 ? 1 : -1
-            f[2 * i] = Float(cx + standardDeviation * rng.nextNormal())
-            f[2 * i + 1] = Float(cy + standardDeviation * rng.nextNormal())
+            let x = cx + standardDeviation * rng.nextNormal(), y = cy + standardDeviation * rng.nextNormal()
             var label: Int32 = (cx * cy < 0) ? 1 : 0
             if rng.nextDouble() < flipProbability { label = 1 - label }
-            l[i] = label
+            return (x, y, label)
         }
-        return try Dataset(features: f, sampleShape: [2], labels: l, classCount: 2)
     }
 
     /// A 2-D Gaussian mixture: `classes` isotropic clusters with centres evenly spaced on a circle of
@@ -80,17 +75,12 @@ public enum Synthetic {
         try checkCount(count)
         guard classes >= 1 else { throw .invalidArgument("classes must be >= 1") }
         guard standardDeviation >= 0 else { throw .invalidArgument("standardDeviation must be >= 0") }
-        var rng = PhiloxStream(seed: seed, stream: 2)
-        var f = [Float](repeating: 0, count: 2 * count)
-        var l = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
+        return try planar(count: count, classCount: classes, seed: seed, stream: 2) { i, rng in
             let k = i % classes
             let angle = 2 * Double.pi * Double(k) / Double(classes)
-            f[2 * i] = Float(radius * cos(angle) + standardDeviation * rng.nextNormal())
-            f[2 * i + 1] = Float(radius * sin(angle) + standardDeviation * rng.nextNormal())
-            l[i] = Int32(k)
+            let x = radius * cos(angle) + standardDeviation * rng.nextNormal()
+            return (x, radius * sin(angle) + standardDeviation * rng.nextNormal(), Int32(k))
         }
-        return try Dataset(features: f, sampleShape: [2], labels: l, classCount: classes)
     }
 
     /// Two interleaving half circles (as scikit-learn's `make_moons`): class 0 is `(cos t, sin t)`, class 1
@@ -98,18 +88,13 @@ public enum Synthetic {
     public static func twoMoons(count: Int, noise: Double = 0.1, seed: UInt64) throws(GradusError) -> Dataset {
         try checkCount(count)
         guard noise >= 0 else { throw .invalidArgument("noise must be >= 0") }
-        var rng = PhiloxStream(seed: seed, stream: 3)
-        var f = [Float](repeating: 0, count: 2 * count)
-        var l = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
+        return try planar(count: count, classCount: 2, seed: seed, stream: 3) { i, rng in
             let k = i % 2
             let t = Double.pi * rng.nextDouble()
             let (x, y) = k == 0 ? (cos(t), sin(t)) : (1 - cos(t), 0.5 - sin(t))
-            f[2 * i] = Float(x + noise * rng.nextNormal())
-            f[2 * i + 1] = Float(y + noise * rng.nextNormal())
-            l[i] = Int32(k)
+            let nx = x + noise * rng.nextNormal()
+            return (nx, y + noise * rng.nextNormal(), Int32(k))
         }
-        return try Dataset(features: f, sampleShape: [2], labels: l, classCount: 2)
     }
 
     /// Interleaved spirals (the CS231n toy set): class `k` follows radius `r ∈ (0, 1]` at angle
@@ -119,19 +104,30 @@ public enum Synthetic {
         try checkCount(count)
         guard classes >= 1 else { throw .invalidArgument("classes must be >= 1") }
         guard noise >= 0 else { throw .invalidArgument("noise must be >= 0") }
-        var rng = PhiloxStream(seed: seed, stream: 4)
-        var f = [Float](repeating: 0, count: 2 * count)
-        var l = [Int32](repeating: 0, count: count)
         let perClass = max(1, (count + classes - 1) / classes)
-        for i in 0..<count {
+        return try planar(count: count, classCount: classes, seed: seed, stream: 4) { i, rng in
             let k = i % classes
             let r = Double(i / classes + 1) / Double(perClass)
             let angle = 2 * Double.pi * turns * r + 2 * Double.pi * Double(k) / Double(classes)
-            f[2 * i] = Float(r * cos(angle) + noise * rng.nextNormal())
-            f[2 * i + 1] = Float(r * sin(angle) + noise * rng.nextNormal())
-            l[i] = Int32(k)
+            let x = r * cos(angle) + noise * rng.nextNormal()
+            return (x, r * sin(angle) + noise * rng.nextNormal(), Int32(k))
         }
-        return try Dataset(features: f, sampleShape: [2], labels: l, classCount: classes)
+    }
+
+    /// The shared body of the 2-D generators: `sample(i, &rng)` gives point `i` and its label, drawn from
+    /// one Philox stream in sample order.
+    static func planar(count: Int, classCount: Int, seed: UInt64, stream: UInt64,
+                       _ sample: (Int, inout PhiloxStream) -> (Double, Double, Int32)) throws(GradusError) -> Dataset {
+        var rng = PhiloxStream(seed: seed, stream: stream)
+        var f = [Float](repeating: 0, count: 2 * count)
+        var l = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let (x, y, label) = sample(i, &rng)
+            f[2 * i] = Float(x)
+            f[2 * i + 1] = Float(y)
+            l[i] = label
+        }
+        return try Dataset(features: f, sampleShape: [2], labels: l, classCount: classCount)
     }
 
     static func checkCount(_ n: Int) throws(GradusError) {
