@@ -545,6 +545,12 @@ typedef int32_t gradus_optimizer_kind;
 #define GRADUS_OPTIMIZER_ORTHOGRAD_SGD       11 /* "orthograd-sgd": momentum, weight_decay, nesterov */
 #define GRADUS_OPTIMIZER_ORTHOGRAD_ADAM      12 /* "orthograd-adam": beta1, beta2, eps, weight_decay */
 #define GRADUS_OPTIMIZER_PERP_ADAMW          13 /* "perp-adamw": beta1, beta2, eps, weight_decay (0.01) */
+/* 8-bit optimizers (bitsandbytes): both Adam moments stored blockwise in 8 bits (dynamic maps, absmax per 256
+ * elements); tensors with fewer than min_8bit_size elements keep float moments. Weight decay is decoupled. */
+#define GRADUS_OPTIMIZER_ADAM8BIT            14 /* "adam8bit": beta1, beta2, eps, weight_decay, min_8bit_size */
+#define GRADUS_OPTIMIZER_ADAMW8BIT           15 /* "adamw8bit": beta1, beta2, eps, weight_decay (0.01),
+                                                   min_8bit_size */
+#define GRADUS_OPTIMIZER_STABLE_SPAM_8BIT    16 /* "stable-spam-8bit": as "stable-spam", plus min_8bit_size */
 
 /* Hyperparameters by key. Pinned values, append-only. Bounds are checked: every value must be finite;
  * "[0,1)" and ">= 0" below are enforced, integers must be whole numbers. The first six may also be changed
@@ -571,6 +577,7 @@ typedef int32_t gradus_hparam;
 #define GRADUS_HPARAM_GAMMA3              18 /* [0,1) (Stable-SPAM), default 0.999 */
 #define GRADUS_HPARAM_TOTAL_STEPS         19 /* integer 1..2^31 (Stable-SPAM), default: unset */
 #define GRADUS_HPARAM_RESET_INTERVAL      20 /* integer 1..2^31 (Stable-SPAM), default 1000 */
+#define GRADUS_HPARAM_MIN_8BIT_SIZE       21 /* integer 0..2^31 (8-bit kinds), default 4096 */
 
 /* Learning-rate schedules lr(t), t = 0, 1, ... the update index (torch.optim.lr_scheduler shapes).
  * Pinned values, append-only. */
@@ -625,6 +632,11 @@ gradus_status gradus_optimizer_zero_grad(gradus_optimizer optimizer);
  * created with weight_decay 0 — give such values at creation); UNSUPPORTED (a key fixed at creation,
  * GRADUS_HPARAM_DAMPENING and up). */
 gradus_status gradus_optimizer_set_hparam(gradus_optimizer optimizer, gradus_hparam key, double value);
+/* The current value of a hyperparameter a live optimizer can change (GRADUS_HPARAM_LR ... GRADUS_HPARAM_MOMENTUM;
+ * for LR: the schedule's peak, as set by gradus_optimizer_set_hparam) in *out (0 on failure).
+ * Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (out NULL, unknown key, or a key this optimizer does not have);
+ * UNSUPPORTED (a key fixed at creation, GRADUS_HPARAM_DAMPENING and up). */
+gradus_status gradus_optimizer_get_hparam(gradus_optimizer optimizer, gradus_hparam key, double *out);
 /* The learning rate the next step will use (the schedule at the current step) in *out.
  * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
 gradus_status gradus_optimizer_get_lr(gradus_optimizer optimizer, double *out);
@@ -725,6 +737,229 @@ gradus_status gradus_model_quantize(gradus_model model, const gradus_quant_optio
 gradus_status gradus_model_dequantize(gradus_model model);
 /* Number of quantized layers of the model in *out. Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
 gradus_status gradus_model_quantized_layer_count(gradus_model model, size_t *out);
+
+/* ======================================================================================================== */
+/* Diffusion                                                                                                */
+/* ======================================================================================================== */
+/*
+ * Class-conditional diffusion (DDPM, DDIM, flow matching) with classifier-free guidance (CFG), CFG-rescale and
+ * adaptive projected guidance (APG), as diffusers does it. A noise schedule handle fixes the forward process
+ * (betas, what the model predicts, timestep spacing). A denoiser IS a gradus_model: parameters, optimizers
+ * (gradus_optimizer_create_for_model), gradus_model_save/load, set_training and zero_grad work on it;
+ * gradus_model_forward does not (it needs timesteps and labels: gradus_model_denoise). Each denoiser has
+ * num_classes real classes plus the "null" label num_classes: trained with label dropout, one model gives the
+ * conditional and the unconditional prediction, and samplers get both from one batched forward per step.
+ *
+ *     gradus_noise_schedule_options so;  gradus_denoiser_options dn;  gradus_sample_options sa;
+ *     gradus_noise_schedule sched;  gradus_model model;  gradus_optimizer opt;  gradus_tensor samples;
+ *     gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_COSINE);
+ *     gradus_noise_schedule_create(&so, &sched);
+ *     gradus_denoiser_options_init(&dn, GRADUS_DENOISER_MLP);  dn.data_dim = 2;  dn.num_classes = 4;
+ *     gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 0, &model);
+ *     gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, model, NULL, &opt);
+ *     gradus_diffusion_train(model, sched, opt, x, labels, n, NULL, NULL);     // x: (n, 2), labels in 0..3
+ *     gradus_sample_options_init(&sa, GRADUS_GUIDANCE_APG);  sa.scale = 10;
+ *     gradus_diffusion_sample(model, sched, &sa, wanted, 64, &samples);       // samples: (64, 2) float32
+ *     gradus_image_grid_save(samples, wanted, 64, NULL, "samples.png");
+ */
+typedef struct gradus_noise_schedule_s *gradus_noise_schedule;
+
+/* Beta schedules. Pinned values, append-only. */
+typedef int32_t gradus_noise_schedule_kind;
+#define GRADUS_NOISE_SCHEDULE_LINEAR        0 /* DDPM: beta evenly spaced from beta_start to beta_end */
+#define GRADUS_NOISE_SCHEDULE_SCALED_LINEAR 1 /* Stable Diffusion: sqrt(beta) evenly spaced, squared */
+#define GRADUS_NOISE_SCHEDULE_COSINE        2 /* Nichol & Dhariwal (squaredcos_cap_v2), beta capped at max_beta */
+
+/* How N sampling timesteps are picked from the T training steps (diffusers timestep_spacing).
+ * Pinned values, append-only. */
+typedef int32_t gradus_timestep_spacing;
+#define GRADUS_TIMESTEP_SPACING_LEADING  0 /* k * (T div N) + steps_offset, k = N-1 ... 0 */
+#define GRADUS_TIMESTEP_SPACING_TRAILING 1 /* round(T - k T / N) - 1, k = 0 ... N-1 (starts at T - 1) */
+#define GRADUS_TIMESTEP_SPACING_LINSPACE 2 /* round(linspace(0, T - 1, N)), reversed */
+
+/* What the denoiser predicts (diffusers prediction_type). Pinned values, append-only. */
+typedef int32_t gradus_prediction;
+#define GRADUS_PREDICTION_EPSILON 0 /* the noise */
+#define GRADUS_PREDICTION_V       1 /* v = sqrt(abar) eps - sqrt(1 - abar) x0 */
+#define GRADUS_PREDICTION_SAMPLE  2 /* x0 */
+#define GRADUS_PREDICTION_FLOW    3 /* rectified flow: x_s = s eps + (1 - s) x0, velocity eps - x0, model timestep
+                                       s * train_steps; the betas are not used */
+
+typedef struct gradus_noise_schedule_options {
+    size_t struct_size;                /* sizeof(gradus_noise_schedule_options); set by the init function */
+    gradus_noise_schedule_kind kind;   /* set by the init function */
+    int32_t train_steps;               /* T, 2..100000; default 1000 */
+    double beta_start;                 /* LINEAR, SCALED_LINEAR: in [0, 1]; default 1e-4 (LINEAR), 0.00085 */
+    double beta_end;                   /* LINEAR, SCALED_LINEAR: in [0, 1]; default 0.02 (LINEAR), 0.012 */
+    double max_beta;                   /* COSINE: the cap, in (0, 1]; default 0.999 */
+    int32_t zero_terminal_snr;         /* nonzero: rescale to zero terminal SNR (Lin et al.); needs a V or SAMPLE
+                                          prediction (epsilon is undefined at the last step); default 0 */
+    gradus_timestep_spacing spacing;   /* default LEADING */
+    int32_t steps_offset;              /* LEADING: added to every timestep, 0..train_steps-1; default 0 */
+    gradus_prediction prediction;      /* default EPSILON */
+    double flow_shift;                 /* FLOW: timestep shift k of the Euler sigmas (SD3: 3), finite, > 0;
+                                          default 1 */
+} gradus_noise_schedule_options;
+
+/* Fills *options with the defaults for `kind` (an unknown kind is kept and rejected by create). Does nothing
+ * when options is NULL. Thread-safe; cannot fail. */
+void gradus_noise_schedule_options_init(gradus_noise_schedule_options *options, gradus_noise_schedule_kind kind);
+/* Builds a schedule. Returns OK; INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown enum value, a
+ * value outside the bounds above or not finite, zero terminal SNR with EPSILON or FLOW). */
+gradus_status gradus_noise_schedule_create(const gradus_noise_schedule_options *options, gradus_noise_schedule *out);
+/* NULL is a no-op. Returns OK, INVALID_HANDLE. */
+gradus_status gradus_noise_schedule_destroy(gradus_noise_schedule schedule);
+/* The cumulative products abar_t, t = 0..T-1, as a new float64 tensor (T) in *out.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (out NULL). */
+gradus_status gradus_noise_schedule_alphas_cumprod(gradus_noise_schedule schedule, gradus_tensor *out);
+/* The model timesteps of an N-step sampling chain, noisiest first, in timesteps[0..N) (capacity entries
+ * available): the spaced integer timesteps, or for FLOW the continuous sigma_i * T of the Euler chain.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (timesteps NULL, steps outside 1..T), SHAPE_MISMATCH
+ * (capacity < steps). */
+gradus_status gradus_noise_schedule_timesteps(gradus_noise_schedule schedule, int32_t steps, double *timesteps,
+                                              size_t capacity);
+
+/* Denoiser architectures. Pinned values, append-only. */
+typedef int32_t gradus_denoiser_kind;
+#define GRADUS_DENOISER_MLP  0 /* points (B, data_dim): time and class embedding added to `depth` SiLU layers */
+#define GRADUS_DENOISER_CONV 1 /* images (B, channels, height, width), even sizes: a one-level U-Net */
+
+typedef struct gradus_denoiser_options {
+    size_t struct_size;        /* sizeof(gradus_denoiser_options); set by gradus_denoiser_options_init */
+    gradus_denoiser_kind kind; /* set by the init function */
+    int32_t num_classes;       /* real classes, 1..65536 (label num_classes is the null label); default 10 */
+    int64_t data_dim;          /* MLP: features per sample, 1..65536; default 2 */
+    int64_t hidden;            /* MLP: width, 1..65536; default 128 */
+    int32_t depth;             /* MLP: hidden layers + 1, 1..256; default 3 */
+    int64_t channels;          /* CONV: 1..1024; default 1 */
+    int64_t height;            /* CONV: even, 2..4096; default 28 */
+    int64_t width;             /* CONV: even, 2..4096; default 28 */
+    int64_t base_width;        /* CONV: channels of the first level, 1..4096; default 16 */
+} gradus_denoiser_options;
+
+/* Fills *options with the defaults for `kind`. Does nothing when options is NULL. Thread-safe; cannot fail. */
+void gradus_denoiser_options_init(gradus_denoiser_options *options, gradus_denoiser_kind kind);
+/* Builds a denoiser with parameters initialised from `seed` in dtype, as a new gradus_model. Parameter names are
+ * the layers' ("conditioning.time1.weight", "input.weight", "conv_in.weight", ...).
+ * Returns OK; INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown kind or dtype, a size outside the bounds
+ * above, an odd CONV height/width); OUT_OF_MEMORY (more than 2^31 parameters). */
+gradus_status gradus_model_create_denoiser(const gradus_denoiser_options *options, gradus_dtype dtype, uint64_t seed,
+                                           gradus_model *out);
+/* The denoiser's prediction for x (B, sample shape...) in the model's dtype, one timestep (finite, in training
+ * steps: 0..T-1, or s * T for FLOW) and one label (0..num_classes; num_classes = unconditional) per row:
+ * count == B. Recorded for autodiff (a custom loss can be backpropagated). Returns OK; INVALID_HANDLE;
+ * INVALID_ARGUMENT (NULL pointers, the model is not a denoiser, a label out of range, a non-finite timestep);
+ * SHAPE_MISMATCH (x's shape, count != B); DTYPE_MISMATCH. */
+gradus_status gradus_model_denoise(gradus_model model, gradus_tensor x, const double *timesteps, const int32_t *labels,
+                                   size_t count, gradus_tensor *out);
+
+typedef struct gradus_diffusion_train_options {
+    size_t struct_size;      /* sizeof(gradus_diffusion_train_options); set by the init function */
+    int64_t steps;           /* optimizer steps, 0..2^31; default 100 */
+    int64_t batch_size;      /* rows drawn (uniformly, with replacement) per step, 1..2^20; 0 = every row in
+                                order; default 128 */
+    double label_dropout;    /* probability of replacing a label by the null label, [0, 1]; default 0.1 */
+    uint64_t seed;           /* batches, timesteps, noise and dropout are drawn from it; default 0 */
+} gradus_diffusion_train_options;
+
+/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+void gradus_diffusion_train_options_init(gradus_diffusion_train_options *options);
+/* Trains a denoiser: each step draws a batch of (x, labels), drops labels to the null label with probability
+ * label_dropout, noises the batch at random timesteps of the schedule (or flow times), and takes one optimizer
+ * step on the plain MSE against the schedule's target (the model's gradients are cleared before each backward).
+ * x is (count, sample shape...) float32 or float64 data (e.g. images scaled to [-1, 1]); labels has count
+ * entries in 0..num_classes-1. The optimizer must update parameters of this model (any subset, e.g. from
+ * gradus_optimizer_create_for_model). options may be NULL (the defaults). losses may be NULL, else it receives
+ * the loss of every step (steps entries). Runs with gradient recording on, whatever the thread's no-grad state.
+ * Same handles, data and seed give the same parameters. Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (NULL
+ * labels, bad struct_size or option, a label out of range, count 0, the model is not a denoiser, an optimizer
+ * parameter that is not the model's); SHAPE_MISMATCH (x's shape); DTYPE_MISMATCH (optimizer and model). On
+ * failure after some steps the parameters keep the steps taken. */
+gradus_status gradus_diffusion_train(gradus_model model, gradus_noise_schedule schedule, gradus_optimizer optimizer,
+                                     gradus_tensor x, const int32_t *labels, size_t count,
+                                     const gradus_diffusion_train_options *options, double *losses);
+
+/* Samplers. Pinned values, append-only. */
+typedef int32_t gradus_sampler_kind;
+#define GRADUS_SAMPLER_DDPM       0 /* ancestral sampling (fixed_small variance) */
+#define GRADUS_SAMPLER_DDIM       1 /* DDIM with eta (0: deterministic, 1: DDPM's posterior variance) */
+#define GRADUS_SAMPLER_FLOW_EULER 2 /* Euler on the velocity over shifted sigmas; needs GRADUS_PREDICTION_FLOW */
+
+/* How the conditional (c) and unconditional (u) predictions are combined. Pinned values, append-only. */
+typedef int32_t gradus_guidance_kind;
+#define GRADUS_GUIDANCE_NONE        0 /* c only (guidance off; the batched forward still computes u) */
+#define GRADUS_GUIDANCE_CFG         1 /* classifier-free guidance: u + scale (c - u) */
+#define GRADUS_GUIDANCE_CFG_RESCALE 2 /* CFG, then Lin et al.'s rescale towards c's std by guidance_rescale */
+#define GRADUS_GUIDANCE_APG         3 /* adaptive projected guidance (Sadat et al.): momentum, norm threshold,
+                                         the part of c - u parallel to c weighted by apg_eta */
+
+/* Base of the guided prediction. Pinned values, append-only. */
+typedef int32_t gradus_guidance_formulation;
+#define GRADUS_GUIDANCE_FORMULATION_DIFFUSERS 0 /* u + scale * delta (guidance off at scale 1) */
+#define GRADUS_GUIDANCE_FORMULATION_ORIGINAL  1 /* c + scale * delta (guidance off at scale 0; APG paper:
+                                                   scale = w - 1) */
+
+/* Where guidance runs. Pinned values, append-only. */
+typedef int32_t gradus_guidance_space;
+#define GRADUS_GUIDANCE_SPACE_MODEL_OUTPUT 0 /* on the model outputs (diffusers pipelines) */
+#define GRADUS_GUIDANCE_SPACE_X0           1 /* on the x0 estimates, converted back (APG's paper); not for FLOW */
+
+typedef struct gradus_sample_options {
+    size_t struct_size;                       /* sizeof(gradus_sample_options); set by the init function */
+    gradus_sampler_kind sampler;              /* default DDIM (FLOW_EULER for FLOW schedules: set it) */
+    int32_t steps;                            /* 1..train_steps; default 50 */
+    double eta;                               /* DDIM: finite, >= 0; default 0 */
+    gradus_guidance_kind guidance;            /* set by the init function */
+    double scale;                             /* guidance scale, finite; default 7.5 */
+    gradus_guidance_formulation formulation;  /* default DIFFUSERS */
+    double guidance_rescale;                  /* phi in [0, 1]: CFG_RESCALE (default 0.7) and, after the
+                                                 projection, APG (default 0) */
+    double apg_eta;                           /* APG: weight of the parallel part, finite; default 1 (diffusers;
+                                                 the paper recommends 0) */
+    double apg_norm_threshold;                /* APG: r, finite, >= 0 (0 disables); default 15 */
+    double apg_momentum;                      /* APG: beta, finite (0: none, the default; the paper uses -0.5) */
+    const int32_t *apg_norm_dims;             /* APG: axes of the norms and the projection (1..rank-1, negative
+                                                 counts from the end); NULL = every non-batch axis (default).
+                                                 Borrowed for the call only */
+    size_t apg_norm_dim_count;                /* entries in apg_norm_dims, at most 8 */
+    gradus_guidance_space space;              /* default MODEL_OUTPUT */
+    uint64_t seed;                            /* the initial noise and every step's noise; default 0 */
+} gradus_sample_options;
+
+/* Fills *options with the defaults for the guidance kind. Does nothing when options is NULL. Thread-safe;
+ * cannot fail. */
+void gradus_sample_options_init(gradus_sample_options *options, gradus_guidance_kind guidance);
+/* Draws count samples, one per label (0..num_classes-1, or num_classes for an unconditional sample), from the
+ * denoiser under the schedule: a new float32 tensor (count, sample shape...) in *out (sampling runs in float32;
+ * the model runs in its dtype, without recording). options may be NULL (DDIM, CFG at 7.5). The same arguments
+ * give the same samples. Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (NULL labels/out, count outside
+ * 1..2^20, a label out of range, bad struct_size, unknown enum value, an option outside its bounds or not
+ * finite, a repeated or out-of-range norm axis, FLOW_EULER without a FLOW schedule or the other samplers with
+ * one, X0 space with FLOW, the model is not a denoiser); OUT_OF_MEMORY (the samples would not fit). */
+gradus_status gradus_diffusion_sample(gradus_model model, gradus_noise_schedule schedule,
+                                      const gradus_sample_options *options, const int32_t *labels, size_t count,
+                                      gradus_tensor *out);
+
+typedef struct gradus_image_grid_options {
+    size_t struct_size;   /* sizeof(gradus_image_grid_options); set by gradus_image_grid_options_init */
+    int32_t columns;      /* images: tiles per row, 1..4096; default 8 */
+    double value_min;     /* images: the value drawn black (lower values clip), finite; default -1 */
+    double value_max;     /* images: the value drawn white, finite, > value_min; default 1 */
+    int32_t padding;      /* images: pixels around tiles, 0..64; default 2 */
+    int32_t upscale;      /* integer enlargement of the picture, 1..16; default 1 */
+    int32_t plot_size;    /* points: side of the scatter plot in pixels, 8..4096; default 256 */
+    double plot_extent;   /* points: the plot covers [-extent, extent]^2, finite, > 0; default 4 */
+} gradus_image_grid_options;
+
+/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+void gradus_image_grid_options_init(gradus_image_grid_options *options);
+/* Writes samples as a PNG: images (N, C, H, W) with C = 1 (gray) or 3 (RGB) as a grid of tiles, or 2-D points
+ * (N, 2) as a scatter plot coloured by label (labels may be NULL: black; else count == N, labels >= 0).
+ * options may be NULL (the defaults). The file is replaced. Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (path
+ * NULL or empty, bad options, a negative label); SHAPE_MISMATCH (another shape, count != N);
+ * OUT_OF_MEMORY (a picture above 2^28 pixels); IO_ERROR. */
+gradus_status gradus_image_grid_save(gradus_tensor samples, const int32_t *labels, size_t count,
+                                     const gradus_image_grid_options *options, const char *path);
 
 /* ======================================================================================================== */
 /* Testing                                                                                                  */

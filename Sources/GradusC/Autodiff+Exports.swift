@@ -112,10 +112,10 @@ import _GradusShims
         let box = try HandleRegistry.shared.get(tape, as: TapeBox.self, "tape")
         let handles = box.handles
         box.handles = []
+        let r = HandleRegistry.shared
         for h in handles {
-            if !HandleRegistry.shared.remove(h, as: Tensor.self) {
-                if !HandleRegistry.shared.remove(h, as: ModelBox.self) { HandleRegistry.shared.remove(h, as: DatasetBox.self) }
-            }
+            _ = r.remove(h, as: Tensor.self) || r.remove(h, as: ModelBox.self) || r.remove(h, as: DatasetBox.self)
+                || r.remove(h, as: OptimizerBox.self) || r.remove(h, as: NoiseScheduleBox.self)
         }
     }
 }

@@ -53,3 +53,13 @@ func copyOut(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: 
     }
     buffer[n] = 0
 }
+
+/// Reads an options struct whose first field is `size_t struct_size`: the size is read alone first, so a caller's
+/// smaller (older or uninitialised) struct is never read past its end; `name` is the C parameter for messages.
+func optionsArg<T>(_ options: UnsafePointer<T>, _ name: StaticString) throws(GradusError) -> T {
+    let size = UnsafeRawPointer(options).load(as: Int.self)
+    guard size >= MemoryLayout<T>.size, size <= 65536 else {
+        throw .invalidArgument("\(name)->struct_size is \(size); fill the struct with its *_options_init function first")
+    }
+    return options.pointee
+}

@@ -3,11 +3,16 @@ import Glibc
 import Gradus
 import _GradusShims
 
-/// A model handle: the Sequential built from layer specs.
+/// A model handle: the Sequential built from layer specs, or a diffusion denoiser (then `module` is empty and
+/// `denoiser` holds the network; `root` is whichever the model-wide calls act on).
 final class ModelBox {
     var module: Sequential
-    init(_ module: Sequential) { self.module = module }
-    lazy var named: [(String, Tensor)] = module.namedParameters()
+    let denoiser: (any ConditionalDenoiser & Module)?
+    init(_ module: Sequential) { self.module = module; denoiser = nil }
+    init(denoiser: any ConditionalDenoiser & Module) { module = Sequential([]); self.denoiser = denoiser }
+    /// The module that owns the parameters (save, load, train mode, zero_grad).
+    var root: Module { denoiser ?? module }
+    lazy var named: [(String, Tensor)] = root.namedParameters()
 }
 
 /// A dataset handle: the dataset in its current order.

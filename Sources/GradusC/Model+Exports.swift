@@ -73,6 +73,9 @@ private func modelArg(_ m: gradus_model?) throws(GradusError) -> ModelBox {
         let out = try outArg(out)
         let m = try modelArg(model)
         let x = try tensorArg(x, "x")
+        guard m.denoiser == nil else {
+            throw .unsupported("model is a diffusion denoiser: it needs timesteps and labels (gradus_model_denoise)")
+        }
         if let first = m.named.first?.1, first.dtype != x.dtype {
             throw .dtypeMismatch("input is \(x.dtype), model parameters are \(first.dtype)")
         }
@@ -81,7 +84,7 @@ private func modelArg(_ m: gradus_model?) throws(GradusError) -> ModelBox {
 }
 
 @c @implementation public func gradus_model_set_training(_ model: gradus_model?, _ training: Int32) -> gradus_status {
-    guarded { () throws(GradusError) in try modelArg(model).module.train(training != 0) }
+    guarded { () throws(GradusError) in try modelArg(model).root.train(training != 0) }
 }
 
 @c @implementation public func gradus_model_parameter_count(_ model: gradus_model?, _ out: UnsafeMutablePointer<Int>?) -> gradus_status {
@@ -127,7 +130,7 @@ private func parameterAt(_ m: ModelBox, _ index: Int) throws(GradusError) -> (St
 }
 
 @c @implementation public func gradus_model_zero_grad(_ model: gradus_model?) -> gradus_status {
-    guarded { () throws(GradusError) in try modelArg(model).module.zeroGrad() }
+    guarded { () throws(GradusError) in try modelArg(model).root.zeroGrad() }
 }
 
 // MARK: - Losses
@@ -201,7 +204,7 @@ private func labelsArg(_ labels: UnsafePointer<Int32>?, _ count: Int, rows: Int)
         let m = try modelArg(model)
         let p = String(cString: try require(path, "path"))
         guard !p.isEmpty else { throw .invalidArgument("path is empty") }
-        try Checkpoint.save(m.module.stateDict(), to: p)
+        try Checkpoint.save(m.root.stateDict(), to: p)
     }
 }
 
@@ -211,8 +214,8 @@ private func labelsArg(_ labels: UnsafePointer<Int32>?, _ count: Int, rows: Int)
         let p = String(cString: try require(path, "path"))
         guard !p.isEmpty else { throw .invalidArgument("path is empty") }
         let state = try Checkpoint.load(p)
-        let own = m.module.stateDict()
+        let own = m.root.stateDict()
         for (k, v) in state { if let mine = own[k], mine.dtype != v.dtype { throw .dtypeMismatch("\(k): stored \(v.dtype), model \(mine.dtype)") } }
-        try m.module.load(stateDict: state)
+        try m.root.load(stateDict: state)
     }
 }

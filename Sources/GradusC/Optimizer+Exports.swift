@@ -24,12 +24,13 @@ private let maxIntegerHparam = Double(1 << 31)
 
 /// Catalog names by GRADUS_OPTIMIZER_* value.
 let optimizerKindNames = ["sgd", "adam", "adamw", "adagrad", "adagradnorm", "adagradnorm-rowwise", "diffgrad", "adamp",
-                          "sgdp", "spam", "stable-spam", "orthograd-sgd", "orthograd-adam", "perp-adamw"]
+                          "sgdp", "spam", "stable-spam", "orthograd-sgd", "orthograd-adam", "perp-adamw", "adam8bit",
+                          "adamw8bit", "stable-spam-8bit"]
 
 /// Catalog hyperparameter names by GRADUS_HPARAM_* value.
 let hparamNames = ["lr", "weight_decay", "beta1", "beta2", "eps", "momentum", "dampening", "nesterov", "lr_decay",
                    "initial_accumulator", "b0", "delta", "wd_ratio", "warmup_steps", "threshold", "interval",
-                   "gamma1", "gamma2", "gamma3", "total_steps", "reset_interval"]
+                   "gamma1", "gamma2", "gamma3", "total_steps", "reset_interval", "min_8bit_size"]
 
 /// Keys a live optimizer can change, in GRADUS_HPARAM_* order (0...5).
 private let runtimeHparams: [Hyperparameter] = [.learningRate, .weightDecay, .beta1, .beta2, .epsilon, .momentum]
@@ -52,6 +53,10 @@ private func checkHparam(_ name: String, _ value: Double) throws(GradusError) {
     case "warmup_steps", "interval", "total_steps", "reset_interval":
         guard value >= 1, value <= maxIntegerHparam, value == value.rounded() else {
             throw .invalidArgument("\(name) must be a whole number in 1...2^31, got \(value)")
+        }
+    case "min_8bit_size":
+        guard value >= 0, value <= maxIntegerHparam, value == value.rounded() else {
+            throw .invalidArgument("min_8bit_size must be a whole number in 0...2^31, got \(value)")
         }
     default:
         guard value >= 0 else { throw .invalidArgument("\(name) must be non-negative, got \(value)") }
@@ -207,6 +212,23 @@ private func optimizerArg(_ o: gradus_optimizer?) throws(GradusError) -> Optimiz
             throw .invalidArgument("this \(box.name) optimizer has no \(name) to change (give a nonzero \(name) at creation if the kind supports it)")
         }
         if key == GRADUS_HPARAM_LR { box.schedule = box.schedule.withPeak(value) }
+    }
+}
+
+@c @implementation public func gradus_optimizer_get_hparam(_ optimizer: gradus_optimizer?, _ key: gradus_hparam,
+                                                          _ out: UnsafeMutablePointer<Double>?) -> gradus_status {
+    guarded { () throws(GradusError) in
+        let out = try require(out, "out")
+        out.pointee = 0
+        let box = try optimizerArg(optimizer)
+        let name = try hparamName(key)
+        guard Int(key) < runtimeHparams.count else {
+            throw .unsupported("\(name) is fixed when the optimizer is created (only lr, weight_decay, beta1, beta2, eps and momentum can be read back)")
+        }
+        guard let v = box.optimizer.value(of: runtimeHparams[Int(key)]) else {
+            throw .invalidArgument("this \(box.name) optimizer has no \(name)")
+        }
+        out.pointee = v
     }
 }
 

@@ -93,6 +93,7 @@ private func quantConfigArg(_ options: UnsafePointer<gradus_quant_options>?, _ n
 ) -> gradus_status {
     guarded { () throws(GradusError) in
         let m = try HandleRegistry.shared.get(model, as: ModelBox.self, "model")
+        guard m.denoiser == nil else { throw .unsupported("quantizing a diffusion denoiser is not supported") }
         guard weights != nil || activations != nil else {
             throw .invalidArgument("weights and activations are both NULL; give at least one configuration")
         }

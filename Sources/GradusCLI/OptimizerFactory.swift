@@ -12,7 +12,7 @@ enum OptimizerFactory {
         var hp: [String: Double] = [:]
         let allowed = OptimizerCatalog.hyperparameters[name] ?? []
         if let momentum { hp[allowed.contains("momentum") ? "momentum" : "beta1"] = momentum }
-        if weightDecay != 0 || name == "adamw" || name == "perp-adamw" {
+        if weightDecay != 0 || name == "adamw" || name == "perp-adamw" || name == "adamw8bit" {
             if weightDecay != 0 || hp["weight_decay"] == nil { hp["weight_decay"] = weightDecay }
         }
         for item in extra.split(separator: ",") where !item.isEmpty {

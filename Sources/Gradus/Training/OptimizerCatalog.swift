@@ -9,7 +9,8 @@ extension Optimizer: ParameterOptimizer {}
 public enum OptimizerCatalog {
     /// Catalog names (`gradus train --optimizer`).
     public static let names = ["sgd", "adam", "adamw", "adagrad", "adagradnorm", "adagradnorm-rowwise", "diffgrad", "adamp",
-                               "sgdp", "spam", "stable-spam", "orthograd-sgd", "orthograd-adam", "perp-adamw"]
+                               "sgdp", "spam", "stable-spam", "orthograd-sgd", "orthograd-adam", "perp-adamw",
+                               "adam8bit", "adamw8bit", "stable-spam-8bit"]
 
     /// Hyperparameter names each optimizer accepts besides `lr` (with `momentum` meaning β1 for the Adam family).
     public static let hyperparameters: [String: [String]] = [
@@ -27,6 +28,10 @@ public enum OptimizerCatalog {
         "orthograd-sgd": ["momentum", "weight_decay", "nesterov"],
         "orthograd-adam": ["beta1", "beta2", "eps", "weight_decay"],
         "perp-adamw": ["beta1", "beta2", "eps", "weight_decay"],
+        "adam8bit": ["beta1", "beta2", "eps", "weight_decay", "min_8bit_size"],
+        "adamw8bit": ["beta1", "beta2", "eps", "weight_decay", "min_8bit_size"],
+        "stable-spam-8bit": ["beta1", "beta2", "eps", "weight_decay", "gamma1", "gamma2", "gamma3", "total_steps",
+                             "reset_interval", "min_8bit_size"],
     ]
 
     /// Makes an optimizer over `parameters` (all float32 or all float64).
@@ -63,11 +68,17 @@ public enum OptimizerCatalog {
         let betas = (hp["beta1"] ?? 0.9, hp["beta2"] ?? 0.999)
         let wd = hp["weight_decay"] ?? 0
         let nesterov = (hp["nesterov"] ?? 0) != 0
-        func int(_ k: String, _ d: Int) throws(GradusError) -> Int {
+        // Integer hyperparameters: whole numbers in minimum...2^31 (Int(_:) would trap on huge values).
+        func int(_ k: String, _ d: Int, minimum: Double = 1) throws(GradusError) -> Int {
             guard let v = hp[k] else { return d }
-            guard v >= 1, v == v.rounded() else { throw .invalidArgument("\(k) must be a positive integer") }
+            guard v >= minimum, v <= 2_147_483_648, v == v.rounded() else {
+                throw .invalidArgument("\(k) must be a whole number in \(Int(minimum))...2^31, got \(v)")
+            }
             return Int(v)
         }
+        let minSize = try int("min_8bit_size", 4096, minimum: 0)
+        var totalSteps: Int? = nil
+        if hp["total_steps"] != nil { totalSteps = try int("total_steps", 1) }
         switch name {
         case "sgd": return .sgd(learningRate: lr, momentum: hp["momentum"] ?? 0, dampening: hp["dampening"] ?? 0, weightDecay: wd, nesterov: nesterov)
         case "adam": return .adam(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: wd)
@@ -86,10 +97,18 @@ public enum OptimizerCatalog {
                                   warmupSteps: try int("warmup_steps", 150), threshold: hp["threshold"] ?? 5000, interval: try int("interval", 500))
         case "stable-spam": return .stableSPAM(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: wd,
                                                gamma1: hp["gamma1"] ?? 0.7, gamma2: hp["gamma2"] ?? 0.9, gamma3: hp["gamma3"] ?? 0.999,
-                                               totalSteps: hp["total_steps"].map { Int($0) }, resetInterval: try int("reset_interval", 1000))
+                                               totalSteps: totalSteps, resetInterval: try int("reset_interval", 1000))
         case "orthograd-sgd": return .orthoGrad(.sgd(learningRate: lr, momentum: hp["momentum"] ?? 0, weightDecay: wd, nesterov: nesterov))
         case "orthograd-adam": return .orthoGrad(.adam(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: wd))
         case "perp-adamw": return .perpAdamW(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: hp["weight_decay"] ?? 1e-2)
+        case "adam8bit": return try .adam8bit(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: wd,
+                                              minQuantizedSize: minSize)
+        case "adamw8bit": return try .adamW8bit(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8,
+                                                weightDecay: hp["weight_decay"] ?? 1e-2, minQuantizedSize: minSize)
+        case "stable-spam-8bit": return try .stableSPAM8bit(learningRate: lr, betas: betas, epsilon: hp["eps"] ?? 1e-8, weightDecay: wd,
+                                                            gamma1: hp["gamma1"] ?? 0.7, gamma2: hp["gamma2"] ?? 0.9,
+                                                            gamma3: hp["gamma3"] ?? 0.999, totalSteps: totalSteps,
+                                                            resetInterval: try int("reset_interval", 1000), minQuantizedSize: minSize)
         default: throw .invalidArgument("unknown optimizer '\(name)'")
         }
     }

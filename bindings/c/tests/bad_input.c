@@ -300,7 +300,7 @@ static void bad_optimizers(void) {
     gradus_optimizer_options o;
     gradus_hparam key = GRADUS_HPARAM_BETA1;
     double value = 0.5, nan = 0.0, lr = 0;
-    int32_t bad_kinds[] = { -1, 14, 1000, INT32_MIN, INT32_MAX };
+    int32_t bad_kinds[] = { -1, 17, 1000, INT32_MIN, INT32_MAX };
     double bad_values[] = { -1.0, 1.0, 1.5, 1e300 };
     int64_t s2[1] = { 2 }, s3[1] = { 3 }, steps = 0;
     gradus_status st;
@@ -355,7 +355,7 @@ static void bad_optimizers(void) {
     o.hparam_keys = &key; o.hparam_values = &value; o.hparam_count = 65;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
     o.hparam_count = 1;
-    key = 21;
+    key = 22;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
     key = -1;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &opt), INVALID);
@@ -387,10 +387,29 @@ static void bad_optimizers(void) {
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, nan), INVALID);
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_BETA2, 1.0), INVALID);
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_EPS, -1), INVALID);
-    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, 21, 0.1), INVALID);
+    EXPECT_STATUS(gradus_optimizer_set_hparam(opt, 22, 0.1), INVALID);
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, INT32_MIN, 0.1), INVALID);
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_MOMENTUM, 0.5), INVALID); /* AdamW has none */
     EXPECT_STATUS(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_DELTA, 0.5), GRADUS_STATUS_UNSUPPORTED);
+    EXPECT_STATUS(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_BETA1, NULL), INVALID);
+    EXPECT_STATUS(gradus_optimizer_get_hparam(opt, 22, &lr), INVALID);
+    EXPECT_STATUS(gradus_optimizer_get_hparam(opt, -1, &lr), INVALID);
+    EXPECT_STATUS(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_MOMENTUM, &lr), INVALID);   /* AdamW has none */
+    EXPECT_STATUS(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_DELTA, &lr), GRADUS_STATUS_UNSUPPORTED);
+    EXPECT_STATUS(gradus_optimizer_get_hparam(NULL, GRADUS_HPARAM_LR, &lr), HANDLE);
+    EXPECT(lr == 0);                                                                     /* reset on failure */
+    key = GRADUS_HPARAM_MIN_8BIT_SIZE; value = -1;
+    o.hparam_keys = &key; o.hparam_values = &value; o.hparam_count = 1;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM8BIT, params, 1, &o, &other), INVALID);
+    value = 0.5;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAMW8BIT, params, 1, &o, &other), INVALID);
+    value = 1e300;
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_STABLE_SPAM_8BIT, params, 1, &o, &other), INVALID);
+    EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM, params, 1, &o, &other), INVALID); /* not Adam's */
+    value = 0;
+    EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_ADAM8BIT, params, 1, &o, &other));   /* 0: all 8-bit */
+    EXPECT_OK(gradus_optimizer_destroy(other));
+    gradus_optimizer_options_init(&o);
     EXPECT_STATUS(gradus_optimizer_get_lr(opt, NULL), INVALID);
     EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
     EXPECT(lr == 1e-3); /* failed calls changed nothing */
@@ -529,6 +548,216 @@ static void bad_quant(void) {
     gradus_tensor_destroy(x);
 }
 
+static void bad_diffusion(void) {
+    gradus_noise_schedule_options so;
+    gradus_denoiser_options dn;
+    gradus_diffusion_train_options to;
+    gradus_sample_options sa;
+    gradus_image_grid_options go;
+    gradus_quant_options q;
+    gradus_noise_schedule sched = NULL, flow = NULL;
+    gradus_model model = NULL, mlp = NULL;
+    gradus_optimizer opt = NULL, foreign = NULL;
+    gradus_layer_options layers[1];
+    gradus_tensor x = NULL, x3 = NULL, x64 = NULL, out = NULL, w = NULL;
+    int32_t labels[4] = { 0, 1, 0, 1 }, bad_labels[4] = { 0, 1, 2, 1 }, neg_labels[4] = { 0, -1, 0, 1 };
+    int32_t dims_bad[1] = { 0 }, dims_rep[2] = { 1, -1 }, bad_enums[] = { -1, 4, 99, INT32_MIN, INT32_MAX };
+    double ts[4] = { 1, 2, 3, 4 }, losses[2], nan = 0.0, inf = 1.0 / 0.0;
+    const int64_t s42[2] = { 4, 2 }, s43[2] = { 4, 3 }, s4[1] = { 4 }, s4img[4] = { 4, 1, 4, 4 };
+    size_t i;
+    nan = nan / nan;
+
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_LINEAR);
+    EXPECT_STATUS(gradus_noise_schedule_create(NULL, &sched), INVALID);
+    EXPECT_STATUS(gradus_noise_schedule_create(&so, NULL), INVALID);
+#define BAD_SCHEDULE(field, value) do { gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_LINEAR); \
+    so.field = value; EXPECT_STATUS(gradus_noise_schedule_create(&so, &sched), INVALID); EXPECT(sched == NULL); } while (0)
+    BAD_SCHEDULE(struct_size, 0);
+    BAD_SCHEDULE(struct_size, (size_t)-1);
+    BAD_SCHEDULE(train_steps, 1);
+    BAD_SCHEDULE(train_steps, 100001);
+    BAD_SCHEDULE(train_steps, INT32_MIN);
+    BAD_SCHEDULE(beta_start, -0.1);
+    BAD_SCHEDULE(beta_end, 1.5);
+    BAD_SCHEDULE(beta_end, nan);
+    BAD_SCHEDULE(steps_offset, -1);
+    BAD_SCHEDULE(steps_offset, 1000);
+    BAD_SCHEDULE(flow_shift, 0);
+    BAD_SCHEDULE(flow_shift, inf);
+    BAD_SCHEDULE(zero_terminal_snr, 1);                     /* with epsilon prediction */
+    for (i = 0; i < sizeof bad_enums / sizeof bad_enums[0]; i++) {
+        BAD_SCHEDULE(kind, bad_enums[i] == 4 ? 3 : bad_enums[i]);
+        BAD_SCHEDULE(spacing, bad_enums[i] == 4 ? 3 : bad_enums[i]);
+        BAD_SCHEDULE(prediction, bad_enums[i]);
+    }
+#undef BAD_SCHEDULE
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_COSINE);
+    so.max_beta = 0;
+    EXPECT_STATUS(gradus_noise_schedule_create(&so, &sched), INVALID);
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_LINEAR);
+    so.train_steps = 100; so.steps_offset = 99;          /* valid, but leading + offset passes the end */
+    EXPECT_OK(gradus_noise_schedule_create(&so, &sched));
+    so.prediction = GRADUS_PREDICTION_FLOW;
+    EXPECT_OK(gradus_noise_schedule_create(&so, &flow));
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(sched, 0, ts, 4), INVALID);
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(sched, 101, ts, 4), INVALID);
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(sched, 8, ts, 4), SHAPE);
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(sched, 4, NULL, 4), INVALID);
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(NULL, 4, ts, 4), HANDLE);
+    EXPECT_STATUS(gradus_noise_schedule_alphas_cumprod(sched, NULL), INVALID);
+    EXPECT_STATUS(gradus_noise_schedule_alphas_cumprod((gradus_noise_schedule)(uintptr_t)0x4560, &out), HANDLE);
+
+    /* denoisers */
+    gradus_denoiser_options_init(&dn, GRADUS_DENOISER_MLP);
+    EXPECT_STATUS(gradus_model_create_denoiser(NULL, GRADUS_DTYPE_FLOAT32, 0, &model), INVALID);
+    EXPECT_STATUS(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 0, NULL), INVALID);
+    EXPECT_STATUS(gradus_model_create_denoiser(&dn, 2, 0, &model), INVALID);
+#define BAD_DENOISER(kind_, field, value, want) do { gradus_denoiser_options_init(&dn, kind_); dn.field = value; \
+    EXPECT_STATUS(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 0, &model), want); EXPECT(model == NULL); } while (0)
+    BAD_DENOISER(GRADUS_DENOISER_MLP, struct_size, 4, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, kind, 2, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, kind, -1, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, num_classes, 0, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, num_classes, INT32_MIN, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, data_dim, 0, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, hidden, INT64_MAX, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, depth, 0, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_CONV, height, 27, INVALID);   /* odd */
+    BAD_DENOISER(GRADUS_DENOISER_CONV, width, -28, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_CONV, channels, 0, INVALID);
+    BAD_DENOISER(GRADUS_DENOISER_MLP, hidden, 65536, GRADUS_STATUS_OUT_OF_MEMORY);  /* 2^32 * 3 parameters */
+#undef BAD_DENOISER
+    gradus_denoiser_options_init(&dn, GRADUS_DENOISER_MLP);
+    dn.num_classes = 2; dn.hidden = 8; dn.depth = 1;
+    EXPECT_OK(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 0, &model));
+    EXPECT_OK(gradus_tensor_create_full(s42, 2, GRADUS_DTYPE_FLOAT32, 0.5, &x));
+    EXPECT_OK(gradus_tensor_create_full(s43, 2, GRADUS_DTYPE_FLOAT32, 0.5, &x3));
+    EXPECT_OK(gradus_tensor_create_full(s42, 2, GRADUS_DTYPE_FLOAT64, 0.5, &x64));
+    EXPECT_STATUS(gradus_model_denoise(model, x3, ts, labels, 4, &out), SHAPE);     /* 3 features, not 2 */
+    EXPECT_STATUS(gradus_model_denoise(model, x, ts, labels, 3, &out), SHAPE);      /* count != B */
+    EXPECT_STATUS(gradus_model_denoise(model, x64, ts, labels, 4, &out), DTYPE);
+    EXPECT_STATUS(gradus_model_denoise(model, x, NULL, labels, 4, &out), INVALID);
+    EXPECT_STATUS(gradus_model_denoise(model, x, ts, neg_labels, 4, &out), INVALID);
+    ts[2] = nan;
+    EXPECT_STATUS(gradus_model_denoise(model, x, ts, labels, 4, &out), INVALID);
+    ts[2] = 3;
+    EXPECT_STATUS(gradus_model_denoise(NULL, x, ts, labels, 4, &out), HANDLE);
+    EXPECT(out == NULL);
+    gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);
+    layers[0].in_features = 2; layers[0].out_features = 2;
+    EXPECT_OK(gradus_model_create(layers, 1, GRADUS_DTYPE_FLOAT32, 0, &mlp));
+    EXPECT_STATUS(gradus_model_denoise(mlp, x, ts, labels, 4, &out), INVALID);      /* not a denoiser */
+    gradus_quant_options_init(&q);
+    EXPECT_STATUS(gradus_model_quantize(model, &q, NULL), GRADUS_STATUS_UNSUPPORTED);
+    EXPECT_STATUS(gradus_model_forward(model, x, &out), GRADUS_STATUS_UNSUPPORTED);
+
+    /* training */
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, model, NULL, &opt));
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, mlp, NULL, &foreign));
+    gradus_diffusion_train_options_init(&to);
+    to.steps = 2;
+    EXPECT_OK(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, losses));
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, bad_labels, 4, &to, NULL), INVALID); /* 2 = null */
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, NULL, 4, &to, NULL), INVALID);
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 3, &to, NULL), SHAPE);
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x3, labels, 4, &to, NULL), SHAPE);
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, foreign, x, labels, 4, &to, NULL), INVALID);
+    EXPECT_STATUS(gradus_diffusion_train(mlp, sched, foreign, x, labels, 4, &to, NULL), INVALID);
+    EXPECT_STATUS(gradus_diffusion_train(model, NULL, opt, x, labels, 4, &to, NULL), HANDLE);
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, NULL, x, labels, 4, &to, NULL), HANDLE);
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, (gradus_optimizer)model, x, labels, 4, &to, NULL), HANDLE);
+    to.label_dropout = 1.5;
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, NULL), INVALID);
+    to.label_dropout = nan;
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, NULL), INVALID);
+    gradus_diffusion_train_options_init(&to); to.steps = -1;
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, NULL), INVALID);
+    gradus_diffusion_train_options_init(&to); to.batch_size = -5;
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, NULL), INVALID);
+    to.struct_size = 1;
+    EXPECT_STATUS(gradus_diffusion_train(model, sched, opt, x, labels, 4, &to, NULL), INVALID);
+
+    /* sampling */
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_CFG);
+    sa.steps = 2; sa.scale = 3;
+    EXPECT_STATUS(gradus_diffusion_sample(model, sched, &sa, labels, 4, &out), INVALID); /* offset 99 passes T */
+    EXPECT(out == NULL);
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, 4, &out), INVALID);  /* DDIM on FLOW */
+#define BAD_SAMPLE(g, field, value) do { gradus_sample_options_init(&sa, g); sa.sampler = GRADUS_SAMPLER_FLOW_EULER; \
+    sa.steps = 2; sa.field = value; EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, 4, &out), INVALID); \
+    EXPECT(out == NULL); } while (0)
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, struct_size, 0);
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, scale, nan);
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, scale, inf);
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, steps, 0);
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, steps, 101);
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, sampler, GRADUS_SAMPLER_DDIM);          /* DDIM on a FLOW schedule */
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, space, GRADUS_GUIDANCE_SPACE_X0);       /* x0 space with flow */
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG_RESCALE, guidance_rescale, 1.5);
+    BAD_SAMPLE(GRADUS_GUIDANCE_APG, apg_norm_threshold, -1);
+    BAD_SAMPLE(GRADUS_GUIDANCE_APG, apg_momentum, nan);
+    BAD_SAMPLE(GRADUS_GUIDANCE_APG, apg_eta, -inf);
+    BAD_SAMPLE(GRADUS_GUIDANCE_APG, apg_norm_dim_count, 1);                 /* NULL dims */
+    BAD_SAMPLE(GRADUS_GUIDANCE_CFG, eta, -1);
+    for (i = 0; i < sizeof bad_enums / sizeof bad_enums[0]; i++) {
+        BAD_SAMPLE(GRADUS_GUIDANCE_CFG, guidance, bad_enums[i]);
+        BAD_SAMPLE(GRADUS_GUIDANCE_CFG, formulation, bad_enums[i] == 4 ? 2 : bad_enums[i]);
+        BAD_SAMPLE(GRADUS_GUIDANCE_CFG, space, bad_enums[i] == 4 ? 2 : bad_enums[i]);
+        BAD_SAMPLE(GRADUS_GUIDANCE_CFG, sampler, bad_enums[i] == 4 ? 3 : bad_enums[i]);
+    }
+#undef BAD_SAMPLE
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_APG);
+    sa.sampler = GRADUS_SAMPLER_FLOW_EULER; sa.steps = 2;
+    sa.apg_norm_dims = dims_bad; sa.apg_norm_dim_count = 1;                 /* the batch axis */
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, 4, &out), INVALID);
+    sa.apg_norm_dims = dims_rep; sa.apg_norm_dim_count = 2;                 /* axis 1 twice */
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, 4, &out), INVALID);
+    sa.apg_norm_dim_count = 0;
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, bad_labels, 0, &out), INVALID);   /* count 0 */
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, neg_labels, 4, &out), INVALID);
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, NULL, 4, &out), INVALID);
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, 4, NULL), INVALID);
+    EXPECT_STATUS(gradus_diffusion_sample(model, flow, &sa, labels, (size_t)-1, &out), INVALID);
+    EXPECT_STATUS(gradus_diffusion_sample(mlp, flow, &sa, labels, 4, &out), INVALID);
+    EXPECT_STATUS(gradus_diffusion_sample(model, NULL, &sa, labels, 4, &out), HANDLE);
+    EXPECT_OK(gradus_diffusion_sample(model, flow, &sa, bad_labels, 4, &out));            /* 2: unconditional */
+    gradus_tensor_destroy(out); out = NULL;
+
+    /* image grids */
+    gradus_image_grid_options_init(&go);
+    EXPECT_STATUS(gradus_image_grid_save(x, labels, 4, &go, NULL), INVALID);
+    EXPECT_STATUS(gradus_image_grid_save(x, labels, 4, &go, ""), INVALID);
+    EXPECT_STATUS(gradus_image_grid_save(NULL, labels, 4, &go, "g.png"), HANDLE);
+    EXPECT_STATUS(gradus_image_grid_save(x, labels, 3, &go, "g.png"), SHAPE);      /* 3 labels, 4 points */
+    EXPECT_STATUS(gradus_image_grid_save(x, neg_labels, 4, &go, "g.png"), INVALID);
+    EXPECT_STATUS(gradus_image_grid_save(x, NULL, 4, &go, "g.png"), INVALID);
+    EXPECT_STATUS(gradus_image_grid_save(x3, NULL, 0, &go, "g.png"), SHAPE);       /* (4, 3) */
+    EXPECT_OK(gradus_tensor_create_full(s4, 1, GRADUS_DTYPE_FLOAT32, 0.5, &w));
+    EXPECT_STATUS(gradus_image_grid_save(w, NULL, 0, &go, "g.png"), SHAPE);        /* rank 1 */
+    gradus_tensor_destroy(w);
+    EXPECT_OK(gradus_tensor_create_full(s4img, 4, GRADUS_DTYPE_FLOAT32, 1e30, &w));
+    go.value_min = 1; go.value_max = 1;
+    EXPECT_STATUS(gradus_image_grid_save(w, NULL, 0, &go, "g.png"), INVALID);
+    gradus_image_grid_options_init(&go); go.upscale = 0;
+    EXPECT_STATUS(gradus_image_grid_save(w, NULL, 0, &go, "g.png"), INVALID);
+    gradus_image_grid_options_init(&go); go.columns = 0;
+    EXPECT_STATUS(gradus_image_grid_save(w, NULL, 0, &go, "g.png"), INVALID);
+    gradus_image_grid_options_init(&go); go.plot_extent = nan;
+    EXPECT_STATUS(gradus_image_grid_save(x, NULL, 0, &go, "g.png"), INVALID);
+    gradus_image_grid_options_init(&go); go.struct_size = 0;
+    EXPECT_STATUS(gradus_image_grid_save(x, NULL, 0, &go, "g.png"), INVALID);
+    EXPECT(gradus_image_grid_save(w, NULL, 0, NULL, "/nonexistent-dir/g.png") != GRADUS_STATUS_OK);
+    gradus_tensor_destroy(w);
+
+    EXPECT_OK(gradus_optimizer_destroy(foreign)); EXPECT_OK(gradus_optimizer_destroy(opt));
+    EXPECT_OK(gradus_model_destroy(mlp)); EXPECT_OK(gradus_model_destroy(model));
+    EXPECT_STATUS(gradus_model_denoise(model, x, ts, labels, 4, &out), HANDLE);       /* destroyed */
+    EXPECT_OK(gradus_noise_schedule_destroy(flow)); EXPECT_OK(gradus_noise_schedule_destroy(sched));
+    EXPECT_STATUS(gradus_noise_schedule_destroy(sched), HANDLE);
+    EXPECT_STATUS(gradus_noise_schedule_timesteps(sched, 4, ts, 4), HANDLE);
+    gradus_tensor_destroy(x); gradus_tensor_destroy(x3); gradus_tensor_destroy(x64);
+}
+
 int main(void) {
     bad_context();
     bad_errors();
@@ -536,6 +765,7 @@ int main(void) {
     bad_tapes_models_data();
     bad_optimizers();
     bad_quant();
+    bad_diffusion();
     EXPECT(check_count >= 50);
     return check_report("bad_input");
 }

@@ -1,5 +1,6 @@
 /* C99 smoke test: calls every function of gradus.h at least once with valid input.
  * Tests/abi/abi.py fails when a function of the header is not called here. */
+#include <math.h>
 #include <stdlib.h>
 #include "check.h"
 
@@ -300,6 +301,12 @@ static void test_optimizer(void) {
     EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, 0.01));
     EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_BETA1, 0.8));
     EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_EPS, 1e-6));
+    EXPECT_OK(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_BETA1, &lr));
+    EXPECT(lr == 0.8);
+    EXPECT_OK(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_LR, &lr));
+    EXPECT(lr == 0.01);                                   /* the schedule's peak */
+    EXPECT_OK(gradus_optimizer_get_hparam(opt, GRADUS_HPARAM_WEIGHT_DECAY, &lr));
+    EXPECT(lr == 0.05);
 
     /* state: by entries (name + float64 tensor), into a second optimizer of the same kind */
     EXPECT_OK(gradus_optimizer_state_count(opt, &n));
@@ -342,7 +349,7 @@ static void test_optimizer(void) {
     EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_MOMENTUM, 0.5));
     EXPECT_OK(gradus_optimizer_destroy(opt));
     gradus_optimizer_options_init(&o);
-    for (i = GRADUS_OPTIMIZER_SGD; i <= GRADUS_OPTIMIZER_PERP_ADAMW; i++) {
+    for (i = GRADUS_OPTIMIZER_SGD; i <= GRADUS_OPTIMIZER_STABLE_SPAM_8BIT; i++) {
         EXPECT_OK(gradus_optimizer_create((gradus_optimizer_kind)i, params, 2, &o, &opt));
         EXPECT_OK(gradus_optimizer_step(opt));
         EXPECT_OK(gradus_optimizer_destroy(opt));
@@ -419,6 +426,184 @@ static void test_quant(void) {
     EXPECT_OK(gradus_model_destroy(model));
 }
 
+static int all_finite(const float *v, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+static int is_png(const char *path) {
+    unsigned char sig[8] = { 0 };
+    const unsigned char want[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+    FILE *f = fopen(path, "rb");
+    size_t got;
+    if (!f) return 0;
+    got = fread(sig, 1, 8, f);
+    fclose(f);
+    return got == 8 && memcmp(sig, want, 8) == 0;
+}
+
+static void test_diffusion(void) {
+    gradus_noise_schedule_options so;
+    gradus_denoiser_options dn;
+    gradus_diffusion_train_options to;
+    gradus_sample_options sa;
+    gradus_image_grid_options go;
+    gradus_noise_schedule sched = NULL, zsnr = NULL, flow = NULL;
+    gradus_model model = NULL, model2 = NULL, conv = NULL;
+    gradus_optimizer opt = NULL, opt2 = NULL;
+    gradus_dataset ds = NULL;
+    gradus_tensor x = NULL, xs = NULL, abar = NULL, pred = NULL, loss = NULL, s1 = NULL, s2 = NULL, imgs = NULL;
+    int32_t labels[256], wanted[12], four[4] = { 0, 1, 2, 3 }, six[6] = { 0, 1, 0, 1, 0, 1 };
+    double ts[8], tsteps[4] = { 10, 500, 900, 999 }, losses[40], av[1000], img[6 * 64];
+    const float pts[8] = { 1, 1, -1, 2, 0.5f, -0.5f, 3, 0 };
+    float a[24], b[24], im[4 * 64];
+    const int64_t s42[2] = { 4, 2 }, s6img[4] = { 6, 1, 8, 8 };
+    const int32_t last_axis[1] = { -1 };
+    const char *ckpt = "gradus_smoke_denoiser.safetensors", *png = "gradus_smoke_points.png";
+    const char *png2 = "gradus_smoke_images.png";
+    double first = 0, last = 0;
+    int i, decreasing = 1;
+
+    /* schedules */
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_COSINE);
+    EXPECT(so.struct_size == sizeof so && so.kind == GRADUS_NOISE_SCHEDULE_COSINE && so.train_steps == 1000);
+    EXPECT(so.prediction == GRADUS_PREDICTION_EPSILON && so.spacing == GRADUS_TIMESTEP_SPACING_LEADING && so.max_beta == 0.999);
+    gradus_noise_schedule_options_init(NULL, GRADUS_NOISE_SCHEDULE_LINEAR); /* documented no-op */
+    EXPECT_OK(gradus_noise_schedule_create(&so, &sched));
+    EXPECT_OK(gradus_noise_schedule_alphas_cumprod(sched, &abar));
+    EXPECT_OK(gradus_tensor_copy_to(abar, av, sizeof av));
+    for (i = 1; i < 1000; i++) if (!(av[i] < av[i - 1])) decreasing = 0;
+    EXPECT(decreasing && av[0] > 0.99 && av[999] < 1e-3);
+    gradus_tensor_destroy(abar);
+    EXPECT_OK(gradus_noise_schedule_timesteps(sched, 4, ts, 8));
+    EXPECT(ts[0] == 750 && ts[1] == 500 && ts[2] == 250 && ts[3] == 0);      /* leading spacing */
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_SCALED_LINEAR);
+    EXPECT(so.beta_start == 0.00085 && so.beta_end == 0.012);
+    so.spacing = GRADUS_TIMESTEP_SPACING_TRAILING; so.zero_terminal_snr = 1; so.prediction = GRADUS_PREDICTION_V;
+    EXPECT_OK(gradus_noise_schedule_create(&so, &zsnr));
+    EXPECT_OK(gradus_noise_schedule_timesteps(zsnr, 4, ts, 4));
+    EXPECT(ts[0] == 999);                                                  /* trailing starts at T - 1 */
+    EXPECT_OK(gradus_noise_schedule_alphas_cumprod(zsnr, &abar));
+    EXPECT_OK(gradus_tensor_copy_to(abar, av, sizeof av));
+    EXPECT(av[999] == 0);                                                  /* zero terminal SNR */
+    gradus_tensor_destroy(abar);
+
+    /* an MLP denoiser is a gradus_model */
+    gradus_denoiser_options_init(&dn, GRADUS_DENOISER_MLP);
+    EXPECT(dn.struct_size == sizeof dn && dn.kind == GRADUS_DENOISER_MLP && dn.hidden == 128 && dn.depth == 3);
+    gradus_denoiser_options_init(NULL, GRADUS_DENOISER_MLP); /* documented no-op */
+    dn.num_classes = 3; dn.hidden = 64;
+    EXPECT_OK(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 7, &model));
+    EXPECT_OK(gradus_tensor_create_copy(pts, s42, 2, GRADUS_DTYPE_FLOAT32, &xs));
+    EXPECT_OK(gradus_model_denoise(model, xs, tsteps, four, 4, &pred));   /* label 3: the null label */
+    EXPECT_OK(gradus_tensor_sum(pred, NULL, 0, 0, &loss));
+    EXPECT_OK(gradus_tensor_backward(loss));                               /* recorded: a custom loss works */
+    gradus_tensor_destroy(loss); gradus_tensor_destroy(pred);
+    EXPECT_OK(gradus_model_zero_grad(model));
+    EXPECT_STATUS(gradus_model_forward(model, xs, &pred), GRADUS_STATUS_UNSUPPORTED);
+
+    /* training on the 3-class 2-D mixture with an 8-bit AdamW */
+    EXPECT_OK(gradus_dataset_create_synthetic(GRADUS_SYNTHETIC_MIXTURE, 256, 3, &ds));
+    EXPECT_OK(gradus_dataset_batch(ds, 0, 256, &x, labels));
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAMW8BIT, model, NULL, &opt));
+    EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, 3e-3));
+    gradus_diffusion_train_options_init(&to);
+    EXPECT(to.struct_size == sizeof to && to.steps == 100 && to.batch_size == 128 && to.label_dropout == 0.1);
+    gradus_diffusion_train_options_init(NULL); /* documented no-op */
+    to.steps = 40; to.batch_size = 64; to.seed = 1;
+    EXPECT_OK(gradus_diffusion_train(model, sched, opt, x, labels, 256, &to, losses));
+    for (i = 0; i < 10; i++) { first += losses[i] / 10; last += losses[30 + i] / 10; }
+    printf("diffusion: MLP loss %.4f -> %.4f\n", first, last);
+    EXPECT(isfinite(first) && isfinite(last) && last < first);
+    EXPECT_OK(gradus_diffusion_train(model, sched, opt, x, labels, 256, NULL, NULL));  /* defaults: 100 steps */
+
+    /* sampling: CFG twice with one seed (identical), APG in x0 space with DDPM, CFG-rescale, defaults */
+    for (i = 0; i < 12; i++) wanted[i] = i % 4;                           /* 3: unconditional */
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_CFG);
+    EXPECT(sa.struct_size == sizeof sa && sa.sampler == GRADUS_SAMPLER_DDIM && sa.steps == 50 && sa.scale == 7.5);
+    EXPECT(sa.guidance == GRADUS_GUIDANCE_CFG && sa.guidance_rescale == 0 && sa.apg_norm_dims == NULL);
+    gradus_sample_options_init(NULL, GRADUS_GUIDANCE_CFG); /* documented no-op */
+    sa.steps = 20; sa.scale = 3; sa.seed = 5;
+    EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s1));
+    EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s2));
+    EXPECT_OK(gradus_tensor_copy_to(s1, a, sizeof a));
+    EXPECT_OK(gradus_tensor_copy_to(s2, b, sizeof b));
+    EXPECT(memcmp(a, b, sizeof a) == 0 && all_finite(a, 24));
+    gradus_tensor_destroy(s2);
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_APG);
+    EXPECT(sa.apg_eta == 1 && sa.apg_norm_threshold == 15 && sa.apg_momentum == 0);
+    sa.sampler = GRADUS_SAMPLER_DDPM; sa.steps = 10; sa.scale = 4; sa.formulation = GRADUS_GUIDANCE_FORMULATION_ORIGINAL;
+    sa.apg_eta = 0; sa.apg_momentum = -0.5; sa.apg_norm_threshold = 2; sa.space = GRADUS_GUIDANCE_SPACE_X0;
+    sa.apg_norm_dims = last_axis; sa.apg_norm_dim_count = 1;
+    EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s2));
+    EXPECT_OK(gradus_tensor_copy_to(s2, b, sizeof b));
+    EXPECT(all_finite(b, 24));
+    gradus_tensor_destroy(s2);
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_CFG_RESCALE);
+    EXPECT(sa.guidance_rescale == 0.7);
+    sa.steps = 10; sa.eta = 1;
+    EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s2));
+    gradus_tensor_destroy(s2);
+    EXPECT_OK(gradus_diffusion_sample(model, sched, NULL, wanted, 4, &s2));
+    gradus_tensor_destroy(s2);
+
+    /* a scatter plot of the samples */
+    gradus_image_grid_options_init(&go);
+    EXPECT(go.struct_size == sizeof go && go.columns == 8 && go.upscale == 1 && go.plot_size == 256);
+    gradus_image_grid_options_init(NULL); /* documented no-op */
+    EXPECT_OK(gradus_image_grid_save(s1, wanted, 12, &go, png));
+    EXPECT(is_png(png));
+    remove(png);
+
+    /* checkpoint round trip into a second denoiser: identical samples */
+    EXPECT_OK(gradus_model_save(model, ckpt));
+    EXPECT_OK(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 99, &model2));
+    EXPECT_OK(gradus_model_load(model2, ckpt));
+    remove(ckpt);
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_CFG);
+    sa.steps = 20; sa.scale = 3; sa.seed = 5;
+    EXPECT_OK(gradus_diffusion_sample(model2, sched, &sa, wanted, 12, &s2));
+    EXPECT_OK(gradus_tensor_copy_to(s2, b, sizeof b));
+    EXPECT(memcmp(a, b, sizeof a) == 0);
+    gradus_tensor_destroy(s2); gradus_tensor_destroy(s1);
+
+    /* flow matching with a float64 conv denoiser on 8x8 images */
+    gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_COSINE);
+    so.prediction = GRADUS_PREDICTION_FLOW; so.flow_shift = 3;
+    EXPECT_OK(gradus_noise_schedule_create(&so, &flow));
+    EXPECT_OK(gradus_noise_schedule_timesteps(flow, 4, ts, 8));
+    EXPECT(ts[0] == 1000 && ts[3] > 0 && ts[3] < ts[2]);
+    gradus_denoiser_options_init(&dn, GRADUS_DENOISER_CONV);
+    EXPECT(dn.kind == GRADUS_DENOISER_CONV && dn.channels == 1 && dn.height == 28 && dn.base_width == 16);
+    dn.num_classes = 2; dn.height = 8; dn.width = 8; dn.base_width = 4;
+    EXPECT_OK(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT64, 1, &conv));
+    for (i = 0; i < 6 * 64; i++) img[i] = ((i / 64) % 2 ? 0.8 : -0.8) * ((i % 8) < 4 ? 1 : -1);
+    EXPECT_OK(gradus_tensor_create_copy(img, s6img, 4, GRADUS_DTYPE_FLOAT64, &imgs));
+    EXPECT_OK(gradus_optimizer_create_for_model(GRADUS_OPTIMIZER_ADAM, conv, NULL, &opt2));
+    to.steps = 3; to.batch_size = 0;
+    EXPECT_OK(gradus_diffusion_train(conv, flow, opt2, imgs, six, 6, &to, losses));
+    EXPECT(isfinite(losses[0]) && isfinite(losses[2]));
+    gradus_sample_options_init(&sa, GRADUS_GUIDANCE_NONE);
+    sa.sampler = GRADUS_SAMPLER_FLOW_EULER; sa.steps = 4;
+    EXPECT_OK(gradus_diffusion_sample(conv, flow, &sa, four, 3, &s1));     /* label 2: unconditional */
+    EXPECT_OK(gradus_tensor_copy_to(s1, im, 3 * 64 * sizeof(float)));
+    EXPECT(all_finite(im, 3 * 64));
+    go.columns = 2; go.upscale = 2;
+    EXPECT_OK(gradus_image_grid_save(s1, NULL, 0, &go, png2));
+    EXPECT(is_png(png2));
+    remove(png2);
+    gradus_tensor_destroy(s1);
+
+    EXPECT_OK(gradus_optimizer_destroy(opt2)); EXPECT_OK(gradus_optimizer_destroy(opt));
+    EXPECT_OK(gradus_model_destroy(conv)); EXPECT_OK(gradus_model_destroy(model2)); EXPECT_OK(gradus_model_destroy(model));
+    gradus_tensor_destroy(imgs); gradus_tensor_destroy(x); gradus_tensor_destroy(xs);
+    EXPECT_OK(gradus_dataset_destroy(ds));
+    EXPECT_OK(gradus_noise_schedule_destroy(flow)); EXPECT_OK(gradus_noise_schedule_destroy(zsnr));
+    EXPECT_OK(gradus_noise_schedule_destroy(sched));
+    EXPECT_OK(gradus_noise_schedule_destroy(NULL));
+}
+
 static void test_testing(void) {
     EXPECT(gradus_testing_unguarded_lookup(2) == 30); /* in range: safe; out of range would kill us */
 }
@@ -432,6 +617,7 @@ int main(void) {
     test_model();
     test_optimizer();
     test_quant();
+    test_diffusion();
     test_testing();
     return check_report("smoke");
 }

@@ -32,16 +32,25 @@ SPLIT_TRAIN, SPLIT_TEST = range(2)
 SYNTHETIC_TWO_MOONS, SYNTHETIC_SPIRALS, SYNTHETIC_XOR, SYNTHETIC_MIXTURE = range(4)
 (OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_ADAMW, OPTIMIZER_ADAGRAD, OPTIMIZER_ADAGRADNORM,
  OPTIMIZER_ADAGRADNORM_ROWWISE, OPTIMIZER_DIFFGRAD, OPTIMIZER_ADAMP, OPTIMIZER_SGDP, OPTIMIZER_SPAM,
- OPTIMIZER_STABLE_SPAM, OPTIMIZER_ORTHOGRAD_SGD, OPTIMIZER_ORTHOGRAD_ADAM, OPTIMIZER_PERP_ADAMW) = range(14)
+ OPTIMIZER_STABLE_SPAM, OPTIMIZER_ORTHOGRAD_SGD, OPTIMIZER_ORTHOGRAD_ADAM, OPTIMIZER_PERP_ADAMW,
+ OPTIMIZER_ADAM8BIT, OPTIMIZER_ADAMW8BIT, OPTIMIZER_STABLE_SPAM_8BIT) = range(17)
 (HPARAM_LR, HPARAM_WEIGHT_DECAY, HPARAM_BETA1, HPARAM_BETA2, HPARAM_EPS, HPARAM_MOMENTUM, HPARAM_DAMPENING,
  HPARAM_NESTEROV, HPARAM_LR_DECAY, HPARAM_INITIAL_ACCUMULATOR, HPARAM_B0, HPARAM_DELTA, HPARAM_WD_RATIO,
  HPARAM_WARMUP_STEPS, HPARAM_THRESHOLD, HPARAM_INTERVAL, HPARAM_GAMMA1, HPARAM_GAMMA2, HPARAM_GAMMA3,
- HPARAM_TOTAL_STEPS, HPARAM_RESET_INTERVAL) = range(21)
+ HPARAM_TOTAL_STEPS, HPARAM_RESET_INTERVAL, HPARAM_MIN_8BIT_SIZE) = range(22)
 (SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_LINEAR, SCHEDULE_WARMUP_LINEAR, SCHEDULE_COSINE,
  SCHEDULE_WARMUP_COSINE) = range(6)
 QUANT_FORMAT_INT, QUANT_FORMAT_FP4_E2M1, QUANT_FORMAT_MXFP4, QUANT_FORMAT_NF4, QUANT_FORMAT_BNB_FP4 = range(5)
 QUANT_PER_TENSOR, QUANT_PER_CHANNEL, QUANT_PER_GROUP = range(3)
 QUANT_ESTIMATOR_STE, QUANT_ESTIMATOR_CLIPPED_STE, QUANT_ESTIMATOR_RESTE = range(3)
+NOISE_SCHEDULE_LINEAR, NOISE_SCHEDULE_SCALED_LINEAR, NOISE_SCHEDULE_COSINE = range(3)
+TIMESTEP_SPACING_LEADING, TIMESTEP_SPACING_TRAILING, TIMESTEP_SPACING_LINSPACE = range(3)
+PREDICTION_EPSILON, PREDICTION_V, PREDICTION_SAMPLE, PREDICTION_FLOW = range(4)
+DENOISER_MLP, DENOISER_CONV = range(2)
+SAMPLER_DDPM, SAMPLER_DDIM, SAMPLER_FLOW_EULER = range(3)
+GUIDANCE_NONE, GUIDANCE_CFG, GUIDANCE_CFG_RESCALE, GUIDANCE_APG = range(4)
+GUIDANCE_FORMULATION_DIFFUSERS, GUIDANCE_FORMULATION_ORIGINAL = range(2)
+GUIDANCE_SPACE_MODEL_OUTPUT, GUIDANCE_SPACE_X0 = range(2)
 
 # ---- typedefs ----
 gradus_status = c_int32
@@ -128,6 +137,92 @@ class gradus_quant_options(ctypes.Structure):
         ("clip", c_double),
         ("reste_o", c_double),
         ("reste_t", c_double),
+    ]
+
+
+# ---- diffusion (section "Diffusion") ----
+gradus_noise_schedule = c_void_p
+gradus_noise_schedule_kind = c_int32
+gradus_timestep_spacing = c_int32
+gradus_prediction = c_int32
+gradus_denoiser_kind = c_int32
+gradus_sampler_kind = c_int32
+gradus_guidance_kind = c_int32
+gradus_guidance_formulation = c_int32
+gradus_guidance_space = c_int32
+
+
+class gradus_noise_schedule_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("kind", gradus_noise_schedule_kind),
+        ("train_steps", c_int32),
+        ("beta_start", c_double),
+        ("beta_end", c_double),
+        ("max_beta", c_double),
+        ("zero_terminal_snr", c_int32),
+        ("spacing", gradus_timestep_spacing),
+        ("steps_offset", c_int32),
+        ("prediction", gradus_prediction),
+        ("flow_shift", c_double),
+    ]
+
+
+class gradus_denoiser_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("kind", gradus_denoiser_kind),
+        ("num_classes", c_int32),
+        ("data_dim", c_int64),
+        ("hidden", c_int64),
+        ("depth", c_int32),
+        ("channels", c_int64),
+        ("height", c_int64),
+        ("width", c_int64),
+        ("base_width", c_int64),
+    ]
+
+
+class gradus_diffusion_train_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("steps", c_int64),
+        ("batch_size", c_int64),
+        ("label_dropout", c_double),
+        ("seed", c_uint64),
+    ]
+
+
+class gradus_sample_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("sampler", gradus_sampler_kind),
+        ("steps", c_int32),
+        ("eta", c_double),
+        ("guidance", gradus_guidance_kind),
+        ("scale", c_double),
+        ("formulation", gradus_guidance_formulation),
+        ("guidance_rescale", c_double),
+        ("apg_eta", c_double),
+        ("apg_norm_threshold", c_double),
+        ("apg_momentum", c_double),
+        ("apg_norm_dims", POINTER(c_int32)),
+        ("apg_norm_dim_count", c_size_t),
+        ("space", gradus_guidance_space),
+        ("seed", c_uint64),
+    ]
+
+
+class gradus_image_grid_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("columns", c_int32),
+        ("value_min", c_double),
+        ("value_max", c_double),
+        ("padding", c_int32),
+        ("upscale", c_int32),
+        ("plot_size", c_int32),
+        ("plot_extent", c_double),
     ]
 
 
@@ -232,6 +327,7 @@ _FUNCTIONS = {
     "gradus_optimizer_step": (gradus_status, [gradus_optimizer]),
     "gradus_optimizer_zero_grad": (gradus_status, [gradus_optimizer]),
     "gradus_optimizer_set_hparam": (gradus_status, [gradus_optimizer, gradus_hparam, c_double]),
+    "gradus_optimizer_get_hparam": (gradus_status, [gradus_optimizer, gradus_hparam, POINTER(c_double)]),
     "gradus_optimizer_get_lr": (gradus_status, [gradus_optimizer, POINTER(c_double)]),
     "gradus_optimizer_step_count": (gradus_status, [gradus_optimizer, _I64P]),
     "gradus_optimizer_state_count": (gradus_status, [gradus_optimizer, POINTER(c_size_t)]),
@@ -248,6 +344,25 @@ _FUNCTIONS = {
                                               POINTER(gradus_quant_options)]),
     "gradus_model_dequantize": (gradus_status, [gradus_model]),
     "gradus_model_quantized_layer_count": (gradus_status, [gradus_model, POINTER(c_size_t)]),
+    # Diffusion
+    "gradus_noise_schedule_options_init": (None, [POINTER(gradus_noise_schedule_options), gradus_noise_schedule_kind]),
+    "gradus_noise_schedule_create": (gradus_status, [POINTER(gradus_noise_schedule_options),
+                                                     POINTER(gradus_noise_schedule)]),
+    "gradus_noise_schedule_destroy": (gradus_status, [gradus_noise_schedule]),
+    "gradus_noise_schedule_alphas_cumprod": (gradus_status, [gradus_noise_schedule, _PT]),
+    "gradus_noise_schedule_timesteps": (gradus_status, [gradus_noise_schedule, c_int32, POINTER(c_double), c_size_t]),
+    "gradus_denoiser_options_init": (None, [POINTER(gradus_denoiser_options), gradus_denoiser_kind]),
+    "gradus_model_create_denoiser": (gradus_status, [POINTER(gradus_denoiser_options), gradus_dtype, c_uint64,
+                                                     POINTER(gradus_model)]),
+    "gradus_model_denoise": (gradus_status, [gradus_model, _T, POINTER(c_double), _I32P, c_size_t, _PT]),
+    "gradus_diffusion_train_options_init": (None, [POINTER(gradus_diffusion_train_options)]),
+    "gradus_diffusion_train": (gradus_status, [gradus_model, gradus_noise_schedule, gradus_optimizer, _T, _I32P,
+                                               c_size_t, POINTER(gradus_diffusion_train_options), POINTER(c_double)]),
+    "gradus_sample_options_init": (None, [POINTER(gradus_sample_options), gradus_guidance_kind]),
+    "gradus_diffusion_sample": (gradus_status, [gradus_model, gradus_noise_schedule, POINTER(gradus_sample_options),
+                                                _I32P, c_size_t, _PT]),
+    "gradus_image_grid_options_init": (None, [POINTER(gradus_image_grid_options)]),
+    "gradus_image_grid_save": (gradus_status, [_T, _I32P, c_size_t, POINTER(gradus_image_grid_options), c_char_p]),
     # Testing
     "gradus_testing_unguarded_lookup": (c_int32, [c_int32]),
 }

@@ -151,6 +151,36 @@ class PerpAdamW(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
 
-__all__ = ["AdaGrad", "AdaGradNorm", "AdaGradNormRowwise", "Adagrad", "Adam", "AdamP", "AdamW", "DiffGrad",
-           "Optimizer", "OrthoAdam", "OrthoGrad", "OrthoSGD", "PerpAdamW", "SGD", "SGDP", "SPAM", "StableSPAM",
+class Adam8bit(Optimizer):
+    """8-bit Adam (Dettmers et al. 2022; bitsandbytes.optim.Adam8bit): both moments stored blockwise in 8 bits,
+    tensors below ``min_8bit_size`` elements in float. Weight decay is decoupled, as in bitsandbytes."""
+    kind = _ffi.OPTIMIZER_ADAM8BIT
+
+    def __init__(self, params, lr=1e-3, betas=_BETAS, eps=1e-8, weight_decay=0.0, min_8bit_size=4096):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      min_8bit_size=min_8bit_size))
+
+
+class AdamW8bit(Optimizer):
+    """8-bit AdamW (bitsandbytes.optim.AdamW8bit): Adam8bit with weight decay 1e-2 by default."""
+    kind = _ffi.OPTIMIZER_ADAMW8BIT
+
+    def __init__(self, params, lr=1e-3, betas=_BETAS, eps=1e-8, weight_decay=1e-2, min_8bit_size=4096):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      min_8bit_size=min_8bit_size))
+
+
+class StableSPAM8bit(Optimizer):
+    """Stable-SPAM (Huang et al. 2025) with its Adam moments stored in 8 bits (see StableSPAM and Adam8bit)."""
+    kind = _ffi.OPTIMIZER_STABLE_SPAM_8BIT
+
+    def __init__(self, params, lr=1e-3, betas=_BETAS, eps=1e-8, weight_decay=0.0, gamma1=0.7, gamma2=0.9,
+                 gamma3=0.999, total_steps=None, reset_interval=1000, min_8bit_size=4096):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, gamma1=gamma1,
+                                      gamma2=gamma2, gamma3=gamma3, total_steps=total_steps,
+                                      reset_interval=reset_interval, min_8bit_size=min_8bit_size))
+
+
+__all__ = ["AdaGrad", "AdaGradNorm", "AdaGradNormRowwise", "Adagrad", "Adam", "Adam8bit", "AdamP", "AdamW", "AdamW8bit", "DiffGrad",
+           "Optimizer", "OrthoAdam", "OrthoGrad", "OrthoSGD", "PerpAdamW", "SGD", "SGDP", "SPAM", "StableSPAM", "StableSPAM8bit",
            "lr_scheduler"]

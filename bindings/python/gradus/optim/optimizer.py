@@ -22,6 +22,7 @@ _KEYS = {
     "warmup_steps": _ffi.HPARAM_WARMUP_STEPS, "threshold": _ffi.HPARAM_THRESHOLD, "interval": _ffi.HPARAM_INTERVAL,
     "gamma1": _ffi.HPARAM_GAMMA1, "gamma2": _ffi.HPARAM_GAMMA2, "gamma3": _ffi.HPARAM_GAMMA3,
     "total_steps": _ffi.HPARAM_TOTAL_STEPS, "reset_interval": _ffi.HPARAM_RESET_INTERVAL,
+    "min_8bit_size": _ffi.HPARAM_MIN_8BIT_SIZE,
 }
 # Keys a live optimizer can change (gradus_optimizer_set_hparam); the rest are fixed at creation.
 _LIVE = {"lr", "weight_decay", "betas", "eps", "momentum"}
@@ -141,6 +142,18 @@ class Optimizer:
         out = ctypes.c_double()
         _ffi.check(_ffi.gradus_optimizer_get_lr(self._live(self.param_groups[group]._handle), ctypes.byref(out)))
         return out.value
+
+    def get_hparam(self, name, group=0):
+        """The library's current value of a live hyperparameter of ``group`` ("lr" is the schedule's peak;
+        "betas" gives the pair); raises GradusError for one the optimizer does not have."""
+        h = self._live(self.param_groups[group]._handle)
+        keys = [_ffi.HPARAM_BETA1, _ffi.HPARAM_BETA2] if name == "betas" else [_KEYS.get(name, -1)]
+        values = []
+        for k in keys:
+            out = ctypes.c_double()
+            _ffi.check(_ffi.gradus_optimizer_get_hparam(h, k, ctypes.byref(out)))
+            values.append(out.value)
+        return tuple(values) if name == "betas" else values[0]
 
     @property
     def step_count(self):
