@@ -55,41 +55,30 @@ extension Tensor {
         let b2 = b.blasLayout() == nil ? GradMode.withoutGrad { b.contiguous() } : b
         let la = a2.blasLayout()!, lb = b2.blasLayout()!
         let aBatchStrides = Array(a2.strides.dropLast(2)), bBatchStrides = Array(b2.strides.dropLast(2))
-        blasRegion(flops: count * m * n * k) {
-        for i in 0..<count {
-            var rem = i, offA = a2.offset, offB = b2.offset
-            for d in stride(from: batch.count - 1, through: 0, by: -1) {
-                let idx = rem % batch[d]; rem /= batch[d]
-                offA += idx * aBatchStrides[d]; offB += idx * bBatchStrides[d]
+        func run<T: TensorScalar>(_: T.Type) {
+            let ap = UnsafePointer(a2.storage.raw.assumingMemoryBound(to: T.self))
+            let bp = UnsafePointer(b2.storage.raw.assumingMemoryBound(to: T.self))
+            let cp = c.storage.raw.assumingMemoryBound(to: T.self)
+            func item(_ i: Int) {
+                var rem = i, offA = a2.offset, offB = b2.offset
+                for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                    let idx = rem % batch[d]; rem /= batch[d]
+                    offA += idx * aBatchStrides[d]; offB += idx * bBatchStrides[d]
+                }
+                TiledGEMM.run(T.self, transA: la.trans, transB: lb.trans, m: m, n: n, k: k, a: ap + offA, lda: la.ld,
+                              b: bp + offB, ldb: lb.ld, beta: 0, c: cp + i * m * n, ldc: n)
             }
-            let offC = i * m * n
-            switch c.dtype {
-            case .float32:
-                cblas_sgemm(CblasRowMajor, la.trans ? CblasTrans : CblasNoTrans, lb.trans ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), 1,
-                            a2.storage.raw.assumingMemoryBound(to: Float.self) + offA, Int32(la.ld),
-                            b2.storage.raw.assumingMemoryBound(to: Float.self) + offB, Int32(lb.ld), 0,
-                            c.storage.raw.assumingMemoryBound(to: Float.self) + offC, Int32(n))
-            case .float64:
-                cblas_dgemm(CblasRowMajor, la.trans ? CblasTrans : CblasNoTrans, lb.trans ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), 1,
-                            a2.storage.raw.assumingMemoryBound(to: Double.self) + offA, Int32(la.ld),
-                            b2.storage.raw.assumingMemoryBound(to: Double.self) + offB, Int32(lb.ld), 0,
-                            c.storage.raw.assumingMemoryBound(to: Double.self) + offC, Int32(n))
+            // Batch items in parallel (each one single-threaded BLAS call or a fixed set of tiles: the same
+            // result at any thread count); small batches of small products stay on the caller.
+            if count > 1 && count * m * n * k >= TiledGEMM.minimumFlops && BLASThreading.threadCount == 1 {
+                ThreadPool.shared.parallelFor(count, grain: Swift.max(1, TiledGEMM.minimumFlops / Swift.max(m * n * k, 1))) { r, _ in
+                    for i in r { item(i) }
+                }
+            } else {
+                for i in 0..<count { item(i) }
             }
         }
-        }
-    }
-
-    /// Runs BLAS calls worth `flops` multiply-adds.
-    ///
-    /// BLAS stays on one thread here on purpose: a threaded OpenBLAS GEMM does not give bitwise the same
-    /// result as the single-threaded one, and Gradus promises the same loss for the same seed at any thread
-    /// count (checked by ThreadDeterminismTests). Parallel BLAS is available explicitly through
-    /// `Runtime.withParallelBLAS` for callers who trade that guarantee for speed.
-    @inline(__always)
-    static func blasRegion(flops: Int, _ body: () -> Void) {
-        body()
+        if c.dtype == .float32 { run(Float.self) } else { run(Double.self) }
     }
 
     /// Fused x·Wᵀ + b (the Linear layer), W of shape (out, in): one GEMM with the bias preloaded into C.
@@ -112,18 +101,14 @@ extension Tensor {
         let lx = xa.blasLayout()!, lw = wa.blasLayout()!
         let beta = bias == nil ? 0.0 : 1.0
         if m > 0 && outF > 0 {
-            Tensor.blasRegion(flops: m * outF * inF) {
-            switch x.dtype {
-            case .float32:
-                cblas_sgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
-                            Int32(m), Int32(outF), Int32(inF), 1, xa.basePointer(as: Float.self), Int32(lx.ld),
-                            wa.basePointer(as: Float.self), Int32(lw.ld), Float(beta), out.basePointer(as: Float.self), Int32(outF))
-            case .float64:
-                cblas_dgemm(CblasRowMajor, lx.trans ? CblasTrans : CblasNoTrans, lw.trans ? CblasNoTrans : CblasTrans,
-                            Int32(m), Int32(outF), Int32(inF), 1, xa.basePointer(as: Double.self), Int32(lx.ld),
-                            wa.basePointer(as: Double.self), Int32(lw.ld), beta, out.basePointer(as: Double.self), Int32(outF))
+            // C = x·Wᵀ: W stored (out, in) is op(B) transposed unless the view already is a transpose.
+            func run<T: TensorScalar>(_: T.Type) {
+                TiledGEMM.run(T.self, transA: lx.trans, transB: !lw.trans, m: m, n: outF, k: inF,
+                              a: UnsafePointer(xa.basePointer(as: T.self)), lda: lx.ld,
+                              b: UnsafePointer(wa.basePointer(as: T.self)), ldb: lw.ld,
+                              beta: T(beta), c: out.basePointer(as: T.self), ldc: outF)
             }
-            }
+            if x.dtype == .float32 { run(Float.self) } else { run(Double.self) }
         }
         let outShape = Array(x.shape.dropLast()) + [outF]
         let result = x.rank == 2 ? out : try GradMode.withoutGrad { () throws(GradusError) in try out.reshaped(outShape) }
