@@ -29,6 +29,23 @@ import Testing
         #expect(Schedule.constant(3).withPeak(2) == .constant(2))
     }
 
+    /// Past its total, a cosine schedule stays at its final value instead of following the cosine back up
+    /// (warm-up + cosine ends at 0, cosine annealing at its minimum), and it never rises after the warm-up.
+    @Test func cosineSchedulesStayAtTheirFinalValuePastTheEnd() {
+        let warm = Schedule.warmupCosine(peak: 0.1, warmup: 3, total: 10)
+        #expect(warm.value(at: 10) == 0)
+        for t in 10...45 { #expect(warm.value(at: t) == 0, "warmupCosine at t = \(t)") }
+        for t in 4...45 { #expect(warm.value(at: t) <= warm.value(at: t - 1), "warmupCosine rises at t = \(t)") }
+        let noWarmup = Schedule.warmupCosine(peak: 1, warmup: 0, total: 4)
+        #expect(noWarmup.value(at: 0) == 1 && noWarmup.value(at: 12) == 0)
+        let annealed = Schedule.cosine(peak: 0.1, total: 10, minimum: 0.01)
+        for t in 10...45 { #expect(annealed.value(at: t) == annealed.value(at: 10), "cosine at t = \(t)") }
+        #expect(abs(annealed.value(at: 10) - 0.01) < 1e-15)
+        // Through an optimizer: the learning rate after the last scheduled update stays 0.
+        let lr = LearningRate<Double>(warm)
+        for t in 11...40 { #expect(lr.learningRate(atStep: t) == 0) }
+    }
+
     @Test func invalidSchedulesThrow() {
         #expect(throws: GradusError.self) { try Schedule.warmupLinear(peak: 1, warmup: 5, total: 3).validated() }
         #expect(throws: GradusError.self) { try Schedule.linear(peak: .nan, total: 3).validated() }

@@ -195,6 +195,8 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         var segmentStart = Array(repeating: 0, count: local.count)
         var scales = Array(repeating: [Double](repeating: 1, count: n), count: local.count)
         var identity = Array(repeating: [Bool](repeating: false, count: n), count: local.count)
+        // Per tensor: block statistics the last pass gathered for the transform after it (`BlockStatistics`).
+        var ahead = [BlockStatistics?](repeating: nil, count: local.count)
         for i in 0..<n {
             var wants: [(Int, StatisticRequest)] = []
             for j in local.indices {
@@ -209,9 +211,14 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             var global: [Double]? = nil
             for (j, r) in wants {
                 let p = g.tensors.lowerBound + j
+                var gather: BlockStatistics? = nil
+                if i + 1 < n, slots[i].isRecomputable, let next = slots[i + 1].anticipatedInputStatistic(local[j]) {
+                    gather = BlockStatistics(slot: i, blocks: blockCount(local[j].count), ownWidth: r.count, next: next)
+                }
                 let s = inputPass(group: g, j: j, p: p, through: i, request: r, buffer: buffers[p], info: local[j],
                                   source: &source[j], segmentStart: &segmentStart[j], scales: scales[j],
-                                  identity: identity[j])
+                                  identity: identity[j], gather: gather, ahead: ahead[j])
+                if gather != nil { ahead[j] = gather }
                 stats[j] = s
                 if r.scope == .global { global = global.map { Self.combine($0, s, r.reduction) } ?? s }
             }
@@ -227,8 +234,11 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         // 3. The remaining transforms and the parameter update, one fused pass per tensor.
         for j in local.indices {
             let p = g.tensors.lowerBound + j
+            // The block statistics of the segment's first transform, taken on the same source, let unchanged
+            // blocks skip it (Stable-SPAM: AdaClip on blocks without a spike).
+            let skip = ahead[j].flatMap { $0.isFilled && $0.slot == segmentStart[j] ? $0 : nil }
             finalPass(group: g, j: j, p: p, buffer: buffers[p], info: local[j], source: source[j],
-                      from: segmentStart[j], scales: scales[j], identity: identity[j], context: contexts[j])
+                      from: segmentStart[j], scales: scales[j], identity: identity[j], context: contexts[j], skip: skip)
             tensorSteps[p] = contexts[j].tensorStep
         }
     }
@@ -319,12 +329,16 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
 
     /// Runs `stages` on one block, alternating between the worker's two buffers; returns where the result is
     /// (the plan's pending factor still to be applied).
+    /// `skip`: block statistics of the first stage's transform, taken on this same input; the stage is skipped
+    /// on block `block` when it leaves that block unchanged.
     @inline(__always)
     func runStages(_ stages: ArraySlice<Stage>, slots: [AnyTransformSlot<Scalar>], j: Int, input: UnsafePointer<Scalar>,
                    buffers: (UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>), ctx: BlockContext<Scalar>,
-                   events: EventCounter?, worker: Int) -> UnsafePointer<Scalar> {
+                   events: EventCounter?, worker: Int, skip: BlockStatistics? = nil, block: Int = 0) -> UnsafePointer<Scalar> {
         var current = input
         for st in stages {
+            if let k = skip, st.slot == k.slot, st.prescale == nil, current == input,
+               slots[st.slot].leavesBlockUnchanged(j, k.own + block * k.ownWidth) { continue }
             var out = current == UnsafePointer(buffers.0) ? buffers.1 : buffers.0
             if let c = st.prescale {
                 Kernels.scale(current, by: Scalar(c), into: out, count: ctx.count)
@@ -342,22 +356,49 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
     /// and `i` change the update, they run on each block first: recomputed from the source when they keep no
     /// state (their output is then computed again in a later pass, costing no memory traffic), otherwise
     /// materialised into the tensor's scratch.
+    ///
+    /// `gather`: also take, per block, transform `i`'s own statistic and the one `i + 1` anticipates (only when the
+    /// statistic comes straight from the source). `ahead`: what the previous pass gathered; when the only stage
+    /// before `i` is that pass's transform and it leaves a block unchanged, the block's statistic is taken from
+    /// there instead of recomputing the stage (the sums combine in the same order, so the result is identical).
     func inputPass(group g: Group, j: Int, p: Int, through i: Int, request: StatisticRequest, buffer: ParameterBuffer<Scalar>,
                    info: ParameterInfo, source: inout Source, segmentStart: inout Int, scales: [Double],
-                   identity: [Bool]) -> [Double] {
+                   identity: [Bool], gather: BlockStatistics? = nil, ahead: BlockStatistics? = nil) -> [Double] {
         let slots = g.slots
         let (stages, pending) = plan(slots, segment: segmentStart..<i, scales: scales, identity: identity)
         let reductions = Array(repeating: request.reduction, count: request.count)
         let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
+        let width = request.count, isSum = request.reduction == .sum
         if stages.isEmpty && pending == 1 {
             segmentStart = i
-            return parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+            if let gather {
+                let ownWidth = gather.ownWidth, nextWidth = gather.next.count
+                defer { gather.isFilled = true }
+                return parallelBlocks(count: info.count, width: width, reductions: reductions) { b, w, acc in
+                    let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                    let own = gather.own + b * ownWidth
+                    slots[i].accumulateInput(j, own, from + ctx.offset, ctx)
+                    slots[i + 1].accumulateInput(j, gather.nextStatistics + b * nextWidth, from + ctx.offset, ctx)
+                    for k in 0..<width { acc[k] = isSum ? acc[k] + own[k] : Swift.max(acc[k], own[k]) }
+                }
+            }
+            return parallelBlocks(count: info.count, width: width, reductions: reductions) { b, w, acc in
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
                 slots[i].accumulateInput(j, acc, from + ctx.offset, ctx)
             }
         }
         if stages.allSatisfy({ slots[$0.slot].isRecomputable }) {
-            return parallelBlocks(count: info.count, width: request.count, reductions: reductions) { b, w, acc in
+            var reuse: BlockStatistics? = nil
+            if let a = ahead, a.isFilled, a.slot + 1 == i, a.next == request, pending == 1, stages.count == 1,
+               stages[0].slot == a.slot, stages[0].prescale == nil {
+                reuse = a
+            }
+            return parallelBlocks(count: info.count, width: width, reductions: reductions) { b, w, acc in
+                if let a = reuse, slots[a.slot].leavesBlockUnchanged(j, a.own + b * a.ownWidth) {
+                    let known = a.nextStatistics + b * width
+                    for k in 0..<width { acc[k] = isSum ? acc[k] + known[k] : Swift.max(acc[k], known[k]) }
+                    return
+                }
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
                 let bufs = updateBuffers(w)
                 var x = runStages(stages[...], slots: slots, j: j, input: from + ctx.offset, buffers: bufs, ctx: ctx,
@@ -389,13 +430,15 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
     /// The remaining transforms and `θ ← (a·θ + c·u)·b`, one pass per tensor. When the last transform that changes
     /// the update fuses the parameter update into its own loop (Adam), it writes `θ` directly.
     func finalPass(group g: Group, j: Int, p: Int, buffer: ParameterBuffer<Scalar>, info: ParameterInfo, source: Source,
-                   from start: Int, scales: [Double], identity: [Bool], context: TensorStepContext) {
+                   from start: Int, scales: [Double], identity: [Bool], context: TensorStepContext,
+                   skip: BlockStatistics? = nil) {
         let slots = g.slots
         let (stages, pending) = plan(slots, segment: start..<slots.count, scales: scales, identity: identity)
         let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
         let committers = slots.indices.filter { slots[$0].commitsFinalUpdate }
         let fused = committers.isEmpty && (stages.last.map { slots[$0.slot].fusesParameterUpdate } ?? false)
         let head = fused ? stages.dropLast() : stages[...]
+        let lastFusesInputScale = fused && slots[stages[stages.count - 1].slot].fusesInputScale
         let pre = Scalar(context.preUpdateFactor), post = Scalar(context.postUpdateFactor), c = Scalar(pending)
         let events = EventCounter(slots.count, workers: workerCount)
         defer { events.add(to: &g.lastEvents); events.release() }
@@ -405,17 +448,23 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             for b in range {
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
                 var u = runStages(head, slots: slots, j: j, input: from + ctx.offset, buffers: bufs, ctx: ctx,
-                                  events: events, worker: w)
+                                  events: events, worker: w, skip: skip, block: b)
                 let theta = buffer.values + ctx.offset
                 if fused {
                     let last = stages[stages.count - 1]
                     var spare = u == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                    var inputScale: Scalar = 1
                     if let s = last.prescale {
-                        Kernels.scale(u, by: Scalar(s), into: spare, count: ctx.count)
-                        u = UnsafePointer(spare)
-                        spare = u == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                        if lastFusesInputScale {
+                            inputScale = Scalar(s)
+                        } else {
+                            Kernels.scale(u, by: Scalar(s), into: spare, count: ctx.count)
+                            u = UnsafePointer(spare)
+                            spare = u == UnsafePointer(bufs.0) ? bufs.1 : bufs.0
+                        }
                     }
-                    let update = ParameterUpdate(parameters: theta, scale: c, preFactor: pre, postFactor: post, scratch: spare)
+                    let update = ParameterUpdate(parameters: theta, scale: c, preFactor: pre, postFactor: post, scratch: spare,
+                                                 inputScale: inputScale)
                     let e = slots[last.slot].applyUpdating(j, u, update, ctx)
                     if e != 0 { events.add(e, slot: last.slot, worker: w) }
                 } else {
@@ -425,6 +474,26 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             }
         }
     }
+}
+
+/// Per-block statistics of one tensor, taken in the statistic pass of transform `slot`: its own (`ownWidth` per
+/// block) and the statistic transform `slot + 1` anticipates (`next.count` per block), each accumulated from zero.
+final class BlockStatistics {
+    let slot: Int
+    let ownWidth: Int
+    let next: StatisticRequest
+    let own: UnsafeMutablePointer<Double>
+    let nextStatistics: UnsafeMutablePointer<Double>
+    /// Set once a pass has filled the buffers.
+    var isFilled = false
+    init(slot: Int, blocks: Int, ownWidth: Int, next: StatisticRequest) {
+        self.slot = slot; self.ownWidth = ownWidth; self.next = next
+        own = .allocate(capacity: Swift.max(1, blocks * ownWidth))
+        own.initialize(repeating: 0, count: Swift.max(1, blocks * ownWidth))
+        nextStatistics = .allocate(capacity: Swift.max(1, blocks * next.count))
+        nextStatistics.initialize(repeating: 0, count: Swift.max(1, blocks * next.count))
+    }
+    deinit { own.deallocate(); nextStatistics.deallocate() }
 }
 
 /// Per-worker event counts (no sharing between workers while blocks run).
@@ -473,24 +542,37 @@ extension FusedOptimizer {
     }
 
     /// Restores a state written by `stateEntries()` of an optimizer with the same groups and shapes.
+    /// Every step counter is checked before any state changes: a missing, negative, fractional, NaN, infinite or
+    /// huge (above 2⁵³) counter throws `GradusError` instead of trapping in `Int(_:)`.
     public func loadState(_ entries: [StateEntry]) throws(GradusError) {
         var byName: [String: StateEntry] = [:]
         for e in entries { byName[e.name] = e }
-        guard let step = byName["step"]?.values.first, step >= 0, step == step.rounded() else {
-            throw .notFound("optimizer state has no valid 'step' entry")
-        }
+        guard let stored = byName["step"]?.values.first else { throw .notFound("optimizer state has no 'step' entry") }
+        let step = try Self.stepCounter(stored, name: "step")
         var steps = tensorSteps
+        for g in groups {
+            for p in g.tensors {
+                steps[p] = try Self.stepCounter(try StateReader(prefix: "state.\(p).", entries: byName).read("step"),
+                                                name: "state.\(p).step")
+            }
+        }
         for (gi, g) in groups.enumerated() {
             for s in g.slots { try s.readShared(StateReader(prefix: "group.\(gi).", entries: byName)) }
             for (j, p) in g.tensors.enumerated() {
                 let r = StateReader(prefix: "state.\(p).", entries: byName)
-                let k = try r.read("step")
-                guard k >= 0, k == k.rounded() else { throw .invalidArgument("state.\(p).step must be a non-negative integer") }
-                steps[p] = Int(k)
                 for s in g.slots { try s.read(j, r) }
             }
         }
         tensorSteps = steps
-        globalStep = Int(step)
+        globalStep = step
+    }
+
+    /// A stored step counter as an `Int`: a whole number in `0...2⁵³` (NaN, ∞ and values past `Int.max` would trap
+    /// in `Int(_:)`; above 2⁵³ a Double no longer holds every integer).
+    static func stepCounter(_ value: Double, name: String) throws(GradusError) -> Int {
+        guard value.isFinite, value >= 0, value <= 9_007_199_254_740_992, value == value.rounded(.towardZero) else {
+            throw .invalidArgument("optimizer state entry '\(name)' must be a whole number in 0...2^53, got \(value)")
+        }
+        return Int(value)
     }
 }

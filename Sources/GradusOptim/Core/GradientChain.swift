@@ -30,6 +30,7 @@ class AnyTransformSlot<S: OptimizerScalar> {
     var commitsFinalUpdate: Bool { false }
     var isRecomputable: Bool { false }
     var fusesParameterUpdate: Bool { false }
+    var fusesInputScale: Bool { false }
     func makeStates(_ parameters: [ParameterInfo]) {}
     func rawStatistic(_ p: Int, _ info: ParameterInfo) -> StatisticRequest? { nil }
     func accumulateRaw(_ p: Int, _ acc: UnsafeMutablePointer<Double>, _ g: UnsafePointer<S>, _ b: BlockContext<S>) {}
@@ -37,6 +38,8 @@ class AnyTransformSlot<S: OptimizerScalar> {
     func prepare(_ p: Int, _ ctx: inout TensorStepContext, _ raw: [Double]?) -> StatisticRequest? { nil }
     func accumulateInput(_ p: Int, _ acc: UnsafeMutablePointer<Double>, _ x: UnsafePointer<S>, _ b: BlockContext<S>) {}
     func absorb(_ p: Int, _ ctx: inout TensorStepContext, _ stat: [Double]) {}
+    func anticipatedInputStatistic(_ info: ParameterInfo) -> StatisticRequest? { nil }
+    func leavesBlockUnchanged(_ p: Int, _ stat: UnsafePointer<Double>) -> Bool { false }
     func apply(_ p: Int, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ b: BlockContext<S>) -> Int { 0 }
     func applyUpdating(_ p: Int, _ x: UnsafePointer<S>, _ update: ParameterUpdate<S>, _ b: BlockContext<S>) -> Int { 0 }
     func commit(_ p: Int, _ u: UnsafePointer<S>, _ b: BlockContext<S>) {}
@@ -65,6 +68,7 @@ final class TransformSlot<T: GradientTransform>: AnyTransformSlot<T.Scalar> {
     override var commitsFinalUpdate: Bool { transform.commitsFinalUpdate }
     override var isRecomputable: Bool { transform.isRecomputable }
     override var fusesParameterUpdate: Bool { transform.fusesParameterUpdate }
+    override var fusesInputScale: Bool { transform.fusesInputScale }
     override func makeStates(_ parameters: [ParameterInfo]) {
         states = parameters.map { transform.makeState(for: $0) }
         shared = transform.makeSharedState()
@@ -86,6 +90,12 @@ final class TransformSlot<T: GradientTransform>: AnyTransformSlot<T.Scalar> {
     }
     override func absorb(_ p: Int, _ ctx: inout TensorStepContext, _ stat: [Double]) {
         transform.absorb(&states[p], shared: &shared, context: &ctx, inputStatistic: stat)
+    }
+    override func anticipatedInputStatistic(_ info: ParameterInfo) -> StatisticRequest? {
+        transform.anticipatedInputStatistic(for: info)
+    }
+    override func leavesBlockUnchanged(_ p: Int, _ stat: UnsafePointer<Double>) -> Bool {
+        transform.leavesBlockUnchanged(states[p], blockStatistic: stat)
     }
     override func apply(_ p: Int, _ x: UnsafePointer<T.Scalar>, _ y: UnsafeMutablePointer<T.Scalar>,
                         _ b: BlockContext<T.Scalar>) -> Int {

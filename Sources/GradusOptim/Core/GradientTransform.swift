@@ -92,11 +92,14 @@ public struct ParameterUpdate<Scalar: OptimizerScalar> {
     public let postFactor: Scalar
     /// Block-size scratch the transform may use (distinct from the input, the weights and `block.workspace`).
     public let scratch: UnsafeMutablePointer<Scalar>
+    /// `s`: the transform's input is `s·input` (a pending scalar factor of the chain before it, such as AdaGN's).
+    /// Not 1 only for a transform whose `fusesInputScale` is true.
+    public let inputScale: Scalar
 
     public init(parameters: UnsafeMutablePointer<Scalar>, scale: Scalar, preFactor: Scalar, postFactor: Scalar,
-                scratch: UnsafeMutablePointer<Scalar>) {
+                scratch: UnsafeMutablePointer<Scalar>, inputScale: Scalar = 1) {
         self.parameters = parameters; self.scale = scale; self.preFactor = preFactor; self.postFactor = postFactor
-        self.scratch = scratch
+        self.scratch = scratch; self.inputScale = inputScale
     }
 }
 
@@ -145,6 +148,17 @@ public protocol GradientTransform<Scalar> {
     func absorb(_ state: inout State, shared: inout SharedState, context: inout TensorStepContext,
                 inputStatistic: [Double])
 
+    /// The statistic `prepare` will request of this transform's input, when it is known before `prepare` runs
+    /// (nil: none or not known). The executor may then take it speculatively, block by block, in the statistic
+    /// pass of the transform just before, for the blocks that transform turns out to leave unchanged
+    /// (`leavesBlockUnchanged`): Stable-SPAM's AdaGN norm rides along AdaClip's max pass. Only then is
+    /// `accumulateInputStatistic` called before `prepare`, so it must not depend on what `prepare` sets.
+    func anticipatedInputStatistic(for parameter: ParameterInfo) -> StatisticRequest?
+    /// For a recomputable transform with an input statistic: true when `apply` will return its input unchanged on a
+    /// block this step (asked after `absorb`), given that block's own contribution to the statistic (accumulated
+    /// from zero). The default, false, is always safe.
+    func leavesBlockUnchanged(_ state: State, blockStatistic: UnsafePointer<Double>) -> Bool
+
     /// False when `apply` is the identity (the transform only sets scalars of the context).
     var modifiesUpdate: Bool { get }
     /// True when `apply(c·x) = c·apply(x)` for c > 0, so pending scalar factors may pass through it.
@@ -159,6 +173,9 @@ public protocol GradientTransform<Scalar> {
     /// True when `applyUpdating` fuses `apply` with the parameter update in one loop (the executor calls it
     /// for the last transform that changes the update, instead of `apply` and a separate update loop).
     var fusesParameterUpdate: Bool { get }
+    /// True when `applyUpdating` reads its input as `update.inputScale · input`, so that a pending scalar factor
+    /// before a transform that is not scale-equivariant (AdaGN before Adam) costs no separate scaling loop.
+    var fusesInputScale: Bool { get }
     /// `apply`, then `θ ← (a·θ + c·w⊙u)·b` with `u` the output and `w` the optional elementwise `weights`
     /// (diffGrad's friction). The default runs `apply` into `update.scratch`, then the update loop.
     func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
@@ -194,10 +211,13 @@ extension GradientTransform {
                                          block: BlockContext<Scalar>) {}
     public func absorb(_ state: inout State, shared: inout SharedState, context: inout TensorStepContext,
                        inputStatistic: [Double]) {}
+    public func anticipatedInputStatistic(for parameter: ParameterInfo) -> StatisticRequest? { nil }
+    public func leavesBlockUnchanged(_ state: State, blockStatistic: UnsafePointer<Double>) -> Bool { false }
     public var modifiesUpdate: Bool { true }
     public var isScaleEquivariant: Bool { false }
     public var isRecomputable: Bool { false }
     public var fusesParameterUpdate: Bool { false }
+    public var fusesInputScale: Bool { false }
     public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
                               update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
         let u = update.scratch

@@ -11,9 +11,11 @@ public enum Schedule: Sendable, Equatable {
     case linear(peak: Double, total: Int)
     /// `α·t/W` during warm-up, then `α·max(0, (T − t)/max(1, T − W))`.
     case warmupLinear(peak: Double, warmup: Int, total: Int)
-    /// `α_min + (α − α_min)(1 + cos(π t/T))/2` (torch `CosineAnnealingLR`, closed form).
+    /// `α_min + (α − α_min)(1 + cos(π t/T))/2` (torch `CosineAnnealingLR`, closed form), `α_min` after `T`
+    /// (the closed form would rise again; optax's cosine decay stays at its end value too).
     case cosine(peak: Double, total: Int, minimum: Double)
-    /// `α·t/W` during warm-up, then `α·max(0, (1 + cos(π p))/2)`, `p = (t − W)/max(1, T − W)`.
+    /// `α·t/W` during warm-up, then `α·max(0, (1 + cos(π p))/2)`, `p = (t − W)/max(1, T − W)`, and 0 after `T`
+    /// (`p` is capped at 1: the cosine must not rise again past the end of training).
     case warmupCosine(peak: Double, warmup: Int, total: Int)
     /// `α·η_t` for a precomputed normalised shape `η` (e.g. `Schedule.refined`), the last value after its end.
     case piecewise(peak: Double, multipliers: [Double])
@@ -33,10 +35,11 @@ public enum Schedule: Sendable, Equatable {
             return a * Swift.max(0, Double(total - t) / Double(Swift.max(1, total - w)))
         case .cosine(let a, let total, let minimum):
             guard total > 0 else { return a }
-            return minimum + (a - minimum) * (1 + ScalarMath.cos(Double.pi * Double(t) / Double(total))) / 2
+            let tt = Swift.min(t, total)
+            return minimum + (a - minimum) * (1 + ScalarMath.cos(Double.pi * Double(tt) / Double(total))) / 2
         case .warmupCosine(let a, let w, let total):
             if t < w { return a * Double(t) / Double(w) }
-            let p = Double(t - w) / Double(Swift.max(1, total - w))
+            let p = Swift.min(1, Double(t - w) / Double(Swift.max(1, total - w)))
             return a * Swift.max(0, (1 + ScalarMath.cos(Double.pi * p)) / 2)
         case .piecewise(let a, let m):
             guard let last = m.last else { return a }

@@ -58,6 +58,7 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     public var name: String { "AdamPreconditioner" }
     public var isScaleEquivariant: Bool { false }
     public var fusesParameterUpdate: Bool { true }
+    public var fusesInputScale: Bool { true }
 
     public func makeState(for parameter: ParameterInfo) -> State {
         State(m: StateBuffer(count: parameter.count), v: StateBuffer(count: parameter.count), shape: parameter.shape)
@@ -118,6 +119,7 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
 
     /// The moments and the parameter update in one loop: reads `g, m, v, θ`, writes `m, v, θ` (28 bytes per
     /// float32 element, as a hand-written fused Adam), with the same arithmetic as `apply` then the update.
+    /// The input is `update.inputScale · g` (one multiplication, exact when the scale is 1).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
                               update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
@@ -137,12 +139,12 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         let m = state.m.base + block.offset, v = state.v.base + block.offset, theta = update.parameters
         let b1 = state.beta1, c1 = 1 - b1, b2 = Scalar(beta2), c2 = 1 - b2
         let d = state.denominatorScale, eps = Scalar(epsilon)
-        let a = update.preFactor, c = update.scale, b = update.postFactor
+        let a = update.preFactor, c = update.scale, b = update.postFactor, s = update.inputScale
         let n = block.count
         var i = 0
         if let w = weights {
             while i < n {
-                let g = input[i]
+                let g = s * input[i]
                 let mi = b1 * m[i] + c1 * g
                 let vi = b2 * v[i] + c2 * g * g
                 m[i] = mi; v[i] = vi
@@ -152,7 +154,7 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
             }
         } else {
             while i < n {
-                let g = input[i]
+                let g = s * input[i]
                 let mi = b1 * m[i] + c1 * g
                 let vi = b2 * v[i] + c2 * g * g
                 m[i] = mi; v[i] = vi

@@ -28,6 +28,8 @@ public struct GradientNormalization<Scalar: OptimizerScalar>: GradientTransform 
     public func makeState(for parameter: ParameterInfo) -> State { State() }
     public func prepare(_ state: inout State, shared: inout EmptyState, context: inout TensorStepContext,
                         rawStatistic: [Double]?) -> StatisticRequest? { StatisticRequest(count: 1) }
+    /// Always Σx², so the executor may gather it in the pass before (for blocks AdaClip leaves unchanged).
+    public func anticipatedInputStatistic(for parameter: ParameterInfo) -> StatisticRequest? { StatisticRequest(count: 1) }
     public func accumulateInputStatistic(_ accumulator: UnsafeMutablePointer<Double>, input: UnsafePointer<Scalar>,
                                          block: BlockContext<Scalar>) {
         accumulator[0] += Kernels.sumOfSquares(input, count: block.count)

@@ -60,6 +60,7 @@ public struct MomentumReset<Inner: ResettableTransform>: GradientTransform {
         }
     }
     public var fusesParameterUpdate: Bool { inner.fusesParameterUpdate }
+    public var fusesInputScale: Bool { inner.fusesInputScale }
     public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
                               update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
         guard state.isResetStep else {

@@ -27,11 +27,9 @@ public struct OrthogonalProjection<Scalar: OptimizerScalar>: GradientTransform {
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func accumulateInputStatistic(_ accumulator: UnsafeMutablePointer<Double>, input: UnsafePointer<Scalar>,
                                          block: BlockContext<Scalar>) {
-        // [w·g, w·w, g·g]; g: the block's input, w: its weights, both (n).
-        let (wg, ww) = Projection.dotAndNormSquared(input, block.parameters, count: block.count)
-        accumulator[0] += wg
-        accumulator[1] += ww
-        accumulator[2] += Projection.dot(input, input, count: block.count)
+        // [w·g, w·w, g·g] in one pass over the block; g: the block's input, w: its weights, both (n).
+        Projection.accumulate(input, block.parameters, count: block.count,
+                              dot: &accumulator[0], uu: &accumulator[1], vv: &accumulator[2])
     }
     public func absorb(_ state: inout State, shared: inout EmptyState, context: inout TensorStepContext,
                        inputStatistic s: [Double]) {

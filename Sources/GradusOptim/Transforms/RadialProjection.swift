@@ -39,10 +39,8 @@ public struct RadialProjection<Scalar: OptimizerScalar>: GradientTransform {
                                        block: BlockContext<Scalar>) {
         // Per channel row r: [g·θ, g·g, θ·θ] at 3r (the row's part in this block: g, θ: (n)).
         Kernels.forEachRowSegment(offset: block.offset, count: block.count, rowLength: block.parameter.rowLength) { r, s, n in
-            let (gw, ww) = Projection.dotAndNormSquared(gradient + s, block.parameters + s, count: n)
-            accumulator[3 * r] += gw
-            accumulator[3 * r + 1] += Projection.dot(gradient + s, gradient + s, count: n)
-            accumulator[3 * r + 2] += ww
+            Projection.accumulate(gradient + s, block.parameters + s, count: n,
+                                  dot: &accumulator[3 * r], uu: &accumulator[3 * r + 2], vv: &accumulator[3 * r + 1])
         }
     }
 

@@ -29,6 +29,10 @@ public struct SpikeClipping<Scalar: OptimizerScalar>: GradientTransform {
         state.threshold = Scalar(state.maxEMA / (1 - ScalarMath.pow(gamma3, context.tensorStep)))
         state.maximum = Scalar(m)
     }
+    /// A block whose largest |g| does not exceed the threshold has no spike: clipping leaves it as it is.
+    public func leavesBlockUnchanged(_ state: State, blockStatistic: UnsafePointer<Double>) -> Bool {
+        Scalar(blockStatistic[0]) <= state.threshold
+    }
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {

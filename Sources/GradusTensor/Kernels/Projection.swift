@@ -190,9 +190,9 @@ public enum Projection {
     @inlinable
     public static func dotAndNormSquared<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, _ u: UnsafePointer<T>, count n: Int) -> (dot: Double, uu: Double) {
         if T.self == Float.self {
-            let pv = UnsafeRawPointer(v).assumingMemoryBound(to: Float.self)
-            let pu = UnsafeRawPointer(u).assumingMemoryBound(to: Float.self)
-            return (dotFloat(pv, pu, count: n), dotFloat(pu, pu, count: n))
+            let s = dotsFloat(UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
+                              UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), count: n, withVV: false)
+            return (s.dot, s.uu)
         }
         var d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0, q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
         var i = 0
@@ -204,6 +204,63 @@ public enum Projection {
         }
         while i < n { let x = Double(u[i]); d0 += Double(v[i]) * x; q0 += x * x; i &+= 1 }
         return ((d0 + d1) + (d2 + d3), (q0 + q1) + (q2 + q3))
+    }
+
+    /// `(Σ v·u, Σ u·u, Σ v·v)` in one pass over memory: each element of `v` and `u` is loaded once for all three
+    /// sums (⊥Grad's `w·g, w·w, g·g`; AdamP's row statistics). Double accumulation; for `Float`, each sum uses
+    /// the same lanes and order as `dotFloat`, so it equals `dotFloat` of the same pair bit for bit.
+    // v, u: (n,)
+    @inlinable
+    public static func dots<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, _ u: UnsafePointer<T>, count n: Int) -> (dot: Double, uu: Double, vv: Double) {
+        if T.self == Float.self {
+            return dotsFloat(UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
+                             UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), count: n, withVV: true)
+        }
+        var d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0, a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+        var b0 = 0.0, b1 = 0.0, b2 = 0.0, b3 = 0.0
+        var i = 0
+        while i &+ 4 <= n {
+            let u0 = Double(u[i]), u1 = Double(u[i &+ 1]), u2 = Double(u[i &+ 2]), u3 = Double(u[i &+ 3])
+            let v0 = Double(v[i]), v1 = Double(v[i &+ 1]), v2 = Double(v[i &+ 2]), v3 = Double(v[i &+ 3])
+            d0 += v0 * u0; d1 += v1 * u1; d2 += v2 * u2; d3 += v3 * u3
+            a0 += u0 * u0; a1 += u1 * u1; a2 += u2 * u2; a3 += u3 * u3
+            b0 += v0 * v0; b1 += v1 * v1; b2 += v2 * v2; b3 += v3 * v3
+            i &+= 4
+        }
+        while i < n {
+            let x = Double(v[i]), y = Double(u[i])
+            d0 += x * y; a0 += y * y; b0 += x * x
+            i &+= 1
+        }
+        return ((d0 + d1) + (d2 + d3), (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3))
+    }
+
+    /// Float path of `dots` (and of `dotAndNormSquared` with `withVV: false`, a constant after inlining): the
+    /// `dotFloat` scheme (two `SIMD8<Double>` accumulators per sum) for every sum, in one loop.
+    @inlinable @inline(__always)
+    public static func dotsFloat(_ v: UnsafePointer<Float>, _ u: UnsafePointer<Float>, count n: Int,
+                                 withVV: Bool) -> (dot: Double, uu: Double, vv: Double) {
+        var d0 = SIMD8<Double>(), d1 = SIMD8<Double>(), a0 = SIMD8<Double>(), a1 = SIMD8<Double>()
+        var b0 = SIMD8<Double>(), b1 = SIMD8<Double>()
+        var i = 0
+        while i &+ 16 <= n {
+            let x0 = SIMD8<Double>(UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self))
+            let y0 = SIMD8<Double>(UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self))
+            let x1 = SIMD8<Double>(UnsafeRawPointer(v + (i &+ 8)).loadUnaligned(as: SIMD8<Float>.self))
+            let y1 = SIMD8<Double>(UnsafeRawPointer(u + (i &+ 8)).loadUnaligned(as: SIMD8<Float>.self))
+            d0 += x0 * y0; d1 += x1 * y1
+            a0 += y0 * y0; a1 += y1 * y1
+            if withVV { b0 += x0 * x0; b1 += x1 * x1 }
+            i &+= 16
+        }
+        var td = 0.0, ta = 0.0, tb = 0.0
+        while i < n {
+            let x = Double(v[i]), y = Double(u[i])
+            td += x * y; ta += y * y
+            if withVV { tb += x * x }
+            i &+= 1
+        }
+        return ((d0 + d1).sum() + td, (a0 + a1).sum() + ta, (b0 + b1).sum() + tb)
     }
 
     /// Per-group statistics in one pass: `dot[g] = ⟨v, u⟩`, `uu[g] = ‖u‖²`, and (when non-nil) `vv[g] = ‖v‖²`.
@@ -345,18 +402,14 @@ public enum Projection {
         dot / floor.normSquared(squared: uNormSquared)
     }
 
-    /// Adds one block's `⟨v,u⟩`, `‖u‖²` and `‖v‖²` to running Double sums.
+    /// Adds one block's `⟨v,u⟩`, `‖u‖²` and `‖v‖²` to running Double sums, in one pass over the block (`dots`).
     // v, u: (count,)
     @inlinable
     public static func accumulate<T: BinaryFloatingPoint>(
         _ v: UnsafePointer<T>, _ u: UnsafePointer<T>, count: Int, dot: inout Double, uu: inout Double, vv: inout Double
     ) {
-        var d = 0.0, a = 0.0, b = 0.0
-        for i in 0..<count {
-            let x = Double(v[i]), y = Double(u[i])
-            d += x * y; a += y * y; b += x * x
-        }
-        dot += d; uu += a; vv += b
+        let s = dots(v, u, count: count)
+        dot += s.dot; uu += s.uu; vv += s.vv
     }
 
     /// `out = scale·(v − (1 − parallelWeight)·coefficient·u)`, i.e. `scale·(v⊥ + parallelWeight·v∥)` for a
