@@ -1,26 +1,55 @@
-"""gradus.Tensor: a PyTorch-shaped wrapper over a gradus_tensor handle."""
+"""gradus.Tensor: a PyTorch-shaped wrapper over a gradus_tensor handle.
+
+The hot paths (queries, operators) call the C function directly: function pointers are module globals, the
+handle is a ready ``c_void_p`` attribute, and nothing is validated in Python that the library validates anyway
+(the handle registry answers closed, stale and foreign handles). Out-parameters are passed as ctypes objects
+(the POINTER argtypes take them by reference in C, without a Python-level byref). Results are built without
+__init__ and freed by __del__ (a weakref.finalize per tensor costs ~3 us). The failure path alone builds the
+exception.
+``python bindings/python/benchmarks/bench_overhead.py`` measures the cost over raw ctypes.
+"""
 import ctypes
-import threading
-import weakref
+import itertools
+from ctypes import byref, c_int32, c_int64, c_void_p
 
 import numpy as np
 
 from . import _ffi
-from .errors import GradusError
+from .errors import INTERNAL, INVALID_HANDLE, GradusError
 
 _DTYPES = {np.dtype(np.float32): _ffi.DTYPE_FLOAT32, np.dtype(np.float64): _ffi.DTYPE_FLOAT64}
-_NP = {_ffi.DTYPE_FLOAT32: np.float32, _ffi.DTYPE_FLOAT64: np.float64}
+_NP = {_ffi.DTYPE_FLOAT32: np.dtype(np.float32), _ffi.DTYPE_FLOAT64: np.dtype(np.float64)}
 float32, float64 = np.float32, np.float64
 
-# Arrays lent to the library by from_numpy, kept alive until the library's deleter says it is done.
+# Hot-path entry points, looked up once (a module global is one dict lookup, `_ffi.name` two).
+_c_destroy = _ffi.gradus_tensor_destroy
+_c_ndim = _ffi.gradus_tensor_ndim
+_c_shape = _ffi.gradus_tensor_shape
+_c_dtype = _ffi.gradus_tensor_dtype
+_c_numel = _ffi.gradus_tensor_numel
+_c_copy_to = _ffi.gradus_tensor_copy_to
+_c_unary = _ffi.gradus_tensor_unary
+_c_binary = _ffi.gradus_tensor_binary
+_c_affine = _ffi.gradus_tensor_affine
+_c_matmul = _ffi.gradus_tensor_matmul
+_MAX_RANK = _ffi.MAX_RANK
+_Dims = c_int64 * _MAX_RANK
+_ADD, _SUB, _MUL, _DIV = _ffi.BINARY_OP_ADD, _ffi.BINARY_OP_SUB, _ffi.BINARY_OP_MUL, _ffi.BINARY_OP_DIV
+
+# Arrays lent to the library by from_numpy, by key, kept alive until the library's deleter says it is done.
+# No lock: next() on a count and single dict/list operations are atomic, and the deleter may run inside a
+# garbage collection triggered anywhere (even while another from_numpy is half-way).
 _lent = {}
-_lent_lock = threading.Lock()
-_lent_next = [1]
+_lent_keys = itertools.count(1)
+# The data pointers the library handed back to the deleter, newest last (zero-copy evidence for tests and
+# benchmarks: it equals the numpy array's own data pointer).
+_released_pointers = []
 
 
-def _release(_data, user_data):
-    with _lent_lock:
-        _lent.pop(user_data or 0, None)
+def _release(data, user_data):
+    _lent.pop(user_data or 0, None)
+    _released_pointers.append(data or 0)
+    del _released_pointers[:-16]
 
 
 _deleter = _ffi.gradus_deleter(_release)  # module-level: must outlive every wrapped tensor
@@ -28,29 +57,75 @@ _deleter = _ffi.gradus_deleter(_release)  # module-level: must outlive every wra
 
 def _shape_arg(shape):
     shape = tuple(int(d) for d in shape)
-    return (ctypes.c_int64 * max(len(shape), 1))(*shape), len(shape)
+    return (c_int64 * max(len(shape), 1))(*shape), len(shape)
 
 
-def _destroy(handle):
-    _ffi.gradus_tensor_destroy(handle)
+def _error(status, *tensors):
+    """The exception for a failed call (the success path never builds one)."""
+    for t in tensors:
+        if isinstance(t, Tensor) and t._h is None:
+            return GradusError(INVALID_HANDLE, "tensor is closed")
+    return GradusError(status, _ffi.last_error_message())
+
+
+
+_new = object.__new__
+
+
+def _binary_method(op, scalar=None):
+    """A Tensor method for gradus_binary_op `op`: Tensor (op) Tensor is one C call (the hot path, nothing
+    converted or validated in Python); a Python number goes to scalar(self, float) when given (one affine op);
+    anything else is converted with as_tensor first."""
+    def method(self, other):
+        if other.__class__ is Tensor:
+            out = c_void_p()
+            status = _c_binary(op, self._h, other._h, out)
+            if status:
+                raise _error(status, self, other)
+            t = _new(Tensor)
+            t._h = out
+            return t
+        if scalar is not None and isinstance(other, (int, float)):
+            return scalar(self, float(other))
+        return method(self, as_tensor(other, dtype=self.dtype))
+    return method
 
 
 class Tensor:
     """An N-d float32/float64 array with reverse-mode autodiff. Create with gradus.tensor / gradus.from_numpy.
     Freed by close(), a with-block, or garbage collection."""
 
-    __slots__ = ("_h", "_finalizer", "_parent", "__weakref__")
+    # _h: the handle (c_void_p), None once closed. _parent: an object kept alive with the tensor (unset on the
+    # fast paths' results, read through getattr).
+    __slots__ = ("_h", "_parent", "__weakref__")
 
     def __init__(self, handle, parent=None):
-        if not handle:
-            raise GradusError(11, "NULL tensor handle")
-        self._h = ctypes.c_void_p(handle)
+        """handle: a gradus_tensor (int or c_void_p) this object takes over; parent: kept alive with it."""
+        if not isinstance(handle, c_void_p):
+            handle = c_void_p(handle)
+        if not handle.value:
+            raise GradusError(INTERNAL, "NULL tensor handle")
+        self._h = handle  # None once closed: the library then answers INVALID_HANDLE for NULL
         self._parent = parent  # children keep parents alive (parameters -> model, views -> base array)
-        self._finalizer = weakref.finalize(self, _destroy, self._h)
 
     # ---- lifetime ----
     def close(self):
-        self._finalizer()
+        """Frees the handle now (idempotent). Garbage collection does the same later otherwise."""
+        h = self._h
+        if h is not None:
+            self._h = None
+            _c_destroy(h)
+
+    def __del__(self):
+        try:
+            h = self._h
+        except AttributeError:  # __init__ raised before setting it
+            return
+        if h is not None:
+            try:
+                _c_destroy(h)
+            except Exception:  # interpreter shutdown: module globals may already be gone
+                pass
 
     def __enter__(self):
         return self
@@ -60,31 +135,42 @@ class Tensor:
 
     @property
     def _handle(self):
-        if not self._finalizer.alive:
-            raise GradusError(8, "tensor is closed")
-        return self._h
+        h = self._h
+        if h is None:
+            raise GradusError(INVALID_HANDLE, "tensor is closed")
+        return h
 
     # ---- queries ----
     @property
     def shape(self):
-        dims = (ctypes.c_int64 * _ffi.MAX_RANK)()
-        nd = ctypes.c_int32()
-        _ffi.check(_ffi.gradus_tensor_shape(self._handle, dims, _ffi.MAX_RANK, ctypes.byref(nd)))
-        return tuple(dims[i] for i in range(nd.value))
+        dims = _Dims()
+        nd = c_int32()
+        status = _c_shape(self._h, dims, _MAX_RANK, nd)
+        if status:
+            raise _error(status, self)
+        return tuple(dims[:nd.value])
 
     @property
     def ndim(self):
-        return len(self.shape)
+        n = c_int32()
+        status = _c_ndim(self._h, n)
+        if status:
+            raise _error(status, self)
+        return n.value
 
     @property
     def dtype(self):
-        d = _ffi.gradus_dtype()
-        _ffi.check(_ffi.gradus_tensor_dtype(self._handle, ctypes.byref(d)))
-        return np.dtype(_NP[d.value])
+        d = c_int32()
+        status = _c_dtype(self._h, d)
+        if status:
+            raise _error(status, self)
+        return _NP[d.value]
 
     def numel(self):
-        n = ctypes.c_int64()
-        _ffi.check(_ffi.gradus_tensor_numel(self._handle, ctypes.byref(n)))
+        n = c_int64()
+        status = _c_numel(self._h, n)
+        if status:
+            raise _error(status, self)
         return n.value
 
     def __len__(self):
@@ -96,7 +182,9 @@ class Tensor:
     def numpy(self):
         """A copy of the values as a numpy array."""
         out = np.empty(self.shape, dtype=self.dtype)
-        _ffi.check(_ffi.gradus_tensor_copy_to(self._handle, out.ctypes.data_as(ctypes.c_void_p), out.nbytes))
+        status = _c_copy_to(self._h, out.ctypes.data, out.nbytes)
+        if status:
+            raise _error(status, self)
         return out
 
     def item(self):
@@ -147,73 +235,63 @@ class Tensor:
             _ffi.check(_ffi.gradus_tensor_set_grad(self._handle, g._handle))
 
     def detach(self):
-        return _result(_ffi.gradus_tensor_detach, self._handle, parent=self._parent)
+        return _result(_ffi.gradus_tensor_detach, self._handle, parent=getattr(self, "_parent", None))
 
     # ---- operations ----
+    # Tensor (op) Tensor is the fast path: one C call, no dtype query, no conversion.
     def _unary(self, op):
-        return _result(_ffi.gradus_tensor_unary, op, self._handle)
+        out = c_void_p()
+        status = _c_unary(op, self._h, out)
+        if status:
+            raise _error(status, self)
+        t = _new(Tensor)
+        t._h = out
+        return t
 
-    def _binary(self, op, other, reverse=False):
-        other = as_tensor(other, dtype=self.dtype)
-        a, b = (other, self) if reverse else (self, other)
-        return _result(_ffi.gradus_tensor_binary, op, a._handle, b._handle)
-
-    def __add__(self, o):
-        if isinstance(o, (int, float)):
-            return self.affine(1.0, float(o))
-        return self._binary(_ffi.BINARY_OP_ADD, o)
-
-    def __radd__(self, o):
-        return self.__add__(o)
-
-    def __sub__(self, o):
-        if isinstance(o, (int, float)):
-            return self.affine(1.0, -float(o))
-        return self._binary(_ffi.BINARY_OP_SUB, o)
+    __add__ = _binary_method(_ADD, lambda t, v: t.affine(1.0, v))
+    __radd__ = __add__
+    __sub__ = _binary_method(_SUB, lambda t, v: t.affine(1.0, -v))
+    __mul__ = _binary_method(_MUL, lambda t, v: t.affine(v, 0.0))
+    __rmul__ = __mul__
+    __truediv__ = _binary_method(_DIV, lambda t, v: t.affine(1.0 / v, 0.0))
+    __pow__ = _binary_method(_ffi.BINARY_OP_POW)
+    maximum = _binary_method(_ffi.BINARY_OP_MAXIMUM)
+    minimum = _binary_method(_ffi.BINARY_OP_MINIMUM)
 
     def __rsub__(self, o):
         if isinstance(o, (int, float)):
             return self.affine(-1.0, float(o))
-        return self._binary(_ffi.BINARY_OP_SUB, o, reverse=True)
-
-    def __mul__(self, o):
-        if isinstance(o, (int, float)):
-            return self.affine(float(o), 0.0)
-        return self._binary(_ffi.BINARY_OP_MUL, o)
-
-    def __rmul__(self, o):
-        return self.__mul__(o)
-
-    def __truediv__(self, o):
-        if isinstance(o, (int, float)):
-            return self.affine(1.0 / float(o), 0.0)
-        return self._binary(_ffi.BINARY_OP_DIV, o)
+        return as_tensor(o, dtype=self.dtype).__sub__(self)
 
     def __rtruediv__(self, o):
-        return self._binary(_ffi.BINARY_OP_DIV, o, reverse=True)
-
-    def __pow__(self, o):
-        return self._binary(_ffi.BINARY_OP_POW, o)
+        return as_tensor(o, dtype=self.dtype).__truediv__(self)
 
     def __neg__(self):
         return self._unary(_ffi.UNARY_OP_NEG)
 
     def __matmul__(self, o):
-        o = as_tensor(o, dtype=self.dtype)
-        return _result(_ffi.gradus_tensor_matmul, self._handle, o._handle)
+        if o.__class__ is not Tensor:
+            o = as_tensor(o, dtype=self.dtype)
+        out = c_void_p()
+        status = _c_matmul(self._h, o._h, out)
+        if status:
+            raise _error(status, self, o)
+        t = _new(Tensor)
+        t._h = out
+        return t
 
     def __rmatmul__(self, o):
-        o = as_tensor(o, dtype=self.dtype)
-        return _result(_ffi.gradus_tensor_matmul, o._handle, self._handle)
+        return as_tensor(o, dtype=self.dtype).__matmul__(self)
 
     def affine(self, scale, shift):
-        return _result(_ffi.gradus_tensor_affine, self._handle, float(scale), float(shift))
-
-    def maximum(self, o):
-        return self._binary(_ffi.BINARY_OP_MAXIMUM, o)
-
-    def minimum(self, o):
-        return self._binary(_ffi.BINARY_OP_MINIMUM, o)
+        """scale * self + shift (recorded)."""
+        out = c_void_p()
+        status = _c_affine(self._h, float(scale), float(shift), out)
+        if status:
+            raise _error(status, self)
+        t = _new(Tensor)
+        t._h = out
+        return t
 
     def exp(self): return self._unary(_ffi.UNARY_OP_EXP)
     def log(self): return self._unary(_ffi.UNARY_OP_LOG)
@@ -252,10 +330,11 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
         dims, nd = _shape_arg(shape)
-        return _result(_ffi.gradus_tensor_reshape, self._handle, dims, nd, parent=self._parent)
+        return _result(_ffi.gradus_tensor_reshape, self._handle, dims, nd, parent=getattr(self, "_parent", None))
 
     def transpose(self, a=-2, b=-1):
-        return _result(_ffi.gradus_tensor_transpose, self._handle, int(a), int(b), parent=self._parent)
+        return _result(_ffi.gradus_tensor_transpose, self._handle, int(a), int(b),
+                       parent=getattr(self, "_parent", None))
 
     @property
     def T(self):
@@ -283,9 +362,12 @@ class Tensor:
 
 
 def _result(fn, *args, parent=None):
-    out = ctypes.c_void_p()
-    _ffi.check(fn(*args, ctypes.byref(out)))
-    return Tensor(out.value, parent)
+    """Calls fn(*args, &out) and wraps out; raises GradusError on a non-OK status."""
+    out = c_void_p()
+    status = fn(*args, byref(out))  # byref: right whether fn declares the out-argument as a pointer or void *
+    if status:
+        raise GradusError(status, _ffi.last_error_message())
+    return Tensor(out, parent)
 
 
 def tensor(data, requires_grad=False, dtype=None):
@@ -323,30 +405,41 @@ def ones(shape, dtype=np.float32, requires_grad=False):
     return full(shape, 1.0, dtype, requires_grad)
 
 
+_c_wrap = _ffi.gradus_tensor_wrap
+_c_char_from_buffer = ctypes.c_char.from_buffer
+_addressof = ctypes.addressof
+_empty = ctypes.c_double()  # the (aligned, never read) data pointer lent for arrays with no elements
+
+
 def from_numpy(array):
     """A tensor sharing the numpy array's memory (no copy): writes through either side are visible to both.
-    The array must be C-contiguous float32/float64 and is kept alive until the library releases it."""
+    The array must be C-contiguous float32/float64 and is kept alive until the library releases it.
+    Costs the same for any size (`make bench-python` times 10K against 1M elements)."""
     if not isinstance(array, np.ndarray):
         raise TypeError("from_numpy needs a numpy.ndarray")
-    if array.dtype not in _DTYPES:
+    dtype = _DTYPES.get(array.dtype)
+    if dtype is None:
         raise TypeError(f"gradus tensors are float32 or float64, not {array.dtype}")
-    if not array.flags.c_contiguous:
+    flags = array.flags
+    if not flags.c_contiguous:
         raise ValueError("from_numpy needs a C-contiguous array (use numpy.ascontiguousarray)")
-    if not array.flags.writeable:
+    if not flags.writeable:
         raise ValueError("from_numpy needs a writeable array")
-    with _lent_lock:
-        key = _lent_next[0]
-        _lent_next[0] += 1
-        _lent[key] = array
-    dims, nd = _shape_arg(array.shape)
-    data = array.ctypes.data if array.size else ctypes.addressof(ctypes.c_double())
-    try:
-        return _result(_ffi.gradus_tensor_wrap, ctypes.c_void_p(data), dims, nd, _DTYPES[array.dtype], _deleter,
-                       ctypes.c_void_p(key), parent=array)
-    except Exception:
-        with _lent_lock:
-            _lent.pop(key, None)
-        raise
+    nd = array.ndim
+    dims = (c_int64 * (nd or 1))(*array.shape)
+    # The buffer's address, without numpy's (slower) array.ctypes; the temporary export ends at once.
+    data = _addressof(_c_char_from_buffer(array)) if array.size else _addressof(_empty)
+    key = next(_lent_keys)
+    _lent[key] = array
+    out = c_void_p()
+    status = _c_wrap(data, dims, nd, dtype, _deleter, key, out)
+    if status:
+        _lent.pop(key, None)  # on failure the deleter is not called
+        raise GradusError(status, _ffi.last_error_message())
+    t = _new(Tensor)
+    t._h = out
+    t._parent = array
+    return t
 
 
 def as_tensor(value, dtype=None):

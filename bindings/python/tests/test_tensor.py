@@ -117,6 +117,34 @@ def test_from_numpy_is_zero_copy_and_keeps_the_array_alive():
     assert ref >= 2
 
 
+def test_from_numpy_lends_the_arrays_own_memory():
+    # The pointer the library hands back to the deleter is the one it read and wrote: numpy's own.
+    tmod = sys.modules["gradus.tensor"]
+    del tmod._released_pointers[:]
+    for dtype in (np.float32, np.float64):
+        a = np.zeros((300, 400), dtype=dtype)
+        ptr = a.ctypes.data
+        t = gradus.from_numpy(a)
+        v = t.reshape(400, 300)                 # a view shares the same storage
+        t.add_(gradus.ones([300, 400], dtype=dtype))
+        assert a[299, 399] == 1
+        t.close()
+        assert ptr not in tmod._released_pointers      # the view still holds the storage
+        v.close()
+        assert tmod._released_pointers[-1] == ptr
+
+
+def test_closed_tensors_raise_invalid_handle_on_every_fast_path():
+    a, b = gradus.tensor([1.0, 2.0]), gradus.tensor([3.0, 4.0])
+    b.close()
+    for f in (lambda: a + b, lambda: b + a, lambda: b.ndim, lambda: b.shape, lambda: b.dtype, lambda: b.numel(),
+              lambda: -b, lambda: a @ b, lambda: b.affine(1, 0), lambda: b * a):
+        with pytest.raises(gradus.GradusError) as e:
+            f()
+        assert e.value.status == 8 and "closed" in e.value.message
+    assert (a + a).numpy().tolist() == [2.0, 4.0]
+
+
 def test_close_and_context_manager():
     with gradus.tensor([1.0]) as t:
         assert t.item() == 1.0
