@@ -19,7 +19,8 @@ BENCH_ARGS  ?=
 
 export SWIFT_BACKTRACE := enable=no
 
-.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python demo bench anchors python-bundle clean
+.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python test-python-venv python-package \
+        demo bench bench-python anchors python-bundle clean
 
 all: build
 
@@ -44,7 +45,7 @@ stage: dist
 	cmake/install.sh "$(STAGE)" $(DIST)
 
 ## test: every test. Swift first (fast failure), then the dist build and its consumers.
-test: deps test-swift stage test-abi test-c test-python
+test: deps test-swift stage test-abi test-c test-python test-python-venv
 	@echo "make test: all passed"
 
 test-swift:
@@ -56,24 +57,55 @@ test-abi: stage
 	Tests/abi/check.sh $(DIST)/release/libgradus.so $(BUILD)/debug/GradusC.build/include/GradusC-Swift.h
 
 # The C consumers twice: through find_package(Gradus) and through pkg-config, both against the staged prefix.
+# The build folders are keyed on the prefix (find_package caches Gradus_DIR, pkg-config its results), so
+# `make test-c STAGE=<other>` never links against a prefix left in an old CMake cache.
+STAGE_ABS    = $(abspath $(STAGE))
+C_BUILD      = build/c-$(shell printf '%s' '$(STAGE_ABS)' | cksum | cut -d' ' -f1)
 test-c: stage
-	cmake -S bindings/c -B build/c-cmake -DCMAKE_PREFIX_PATH="$(CURDIR)/$(STAGE)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
-	cmake --build build/c-cmake
-	ctest --test-dir build/c-cmake --output-on-failure
-	cmake -S bindings/c -B build/c-pkgconfig -DGRADUS_USE_PKGCONFIG=ON -DCMAKE_PREFIX_PATH="$(CURDIR)/$(STAGE)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
-	cmake --build build/c-pkgconfig
-	ctest --test-dir build/c-pkgconfig --output-on-failure
+	cmake -S bindings/c -B $(C_BUILD)-cmake -DCMAKE_PREFIX_PATH="$(STAGE_ABS)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
+	cmake --build $(C_BUILD)-cmake
+	ctest --test-dir $(C_BUILD)-cmake --output-on-failure
+	cmake -S bindings/c -B $(C_BUILD)-pkgconfig -DGRADUS_USE_PKGCONFIG=ON -DCMAKE_PREFIX_PATH="$(STAGE_ABS)" -DGRADUS_FASHION_MNIST_DIR="$(DATA)" >/dev/null
+	cmake --build $(C_BUILD)-pkgconfig
+	ctest --test-dir $(C_BUILD)-pkgconfig --output-on-failure
+
+# python-package: a copy of bindings/python with the staged library bundled as gradus/_lib/libgradus.so,
+# ready for `pip install` (the checkout itself is left untouched).
+PY_PACKAGE  := build/python-package
+python-package: stage
+	rm -rf $(PY_PACKAGE) && mkdir -p $(PY_PACKAGE)/gradus/_lib
+	cp -R bindings/python/pyproject.toml bindings/python/README.md bindings/python/gradus $(PY_PACKAGE)/
+	find $(PY_PACKAGE) -name __pycache__ -prune -exec rm -rf {} +
+	cp -L $(STAGE)/lib/libgradus.so $(PY_PACKAGE)/gradus/_lib/libgradus.so
+
+# Installs offline when the build backend is at hand (--no-build-isolation), else through the index/mirror.
+PIP_INSTALL = -m pip install -q --disable-pip-version-check
 
 # pytest against the staged library, then a check that the package installs and loads its bundled copy.
-test-python: stage
-	GRADUS_LIBRARY="$(CURDIR)/$(STAGE)/lib/libgradus.so" $(PYTHON) -m pytest -q bindings/python/tests
-	rm -rf build/python-install bindings/python/build
-	mkdir -p bindings/python/gradus/_lib && cp -L $(STAGE)/lib/libgradus.so bindings/python/gradus/_lib/libgradus.so
-	$(PYTHON) -m pip install -q --no-deps --no-build-isolation --target build/python-install ./bindings/python 2>/dev/null \
-	  || $(PYTHON) -m pip install -q --no-deps --target build/python-install ./bindings/python
-	rm -rf bindings/python/gradus/_lib bindings/python/build
+test-python: stage python-package
+	GRADUS_LIBRARY="$(STAGE_ABS)/lib/libgradus.so" $(PYTHON) -m pytest -q bindings/python/tests
+	rm -rf build/python-install
+	$(PYTHON) $(PIP_INSTALL) --no-deps --no-build-isolation --no-index --target build/python-install ./$(PY_PACKAGE) 2>/dev/null \
+	  || $(PYTHON) $(PIP_INSTALL) --no-deps --target build/python-install ./$(PY_PACKAGE)
 	cd build && env -u GRADUS_LIBRARY PYTHONPATH=python-install $(PYTHON) -c \
 	  "import gradus, os; assert '/_lib/' in gradus.library_path, gradus.library_path; print('python package OK:', gradus.version(), os.path.relpath(gradus.library_path))"
+
+# test-python-venv: `pip install` of the package (bundled library) into a fresh virtual environment (numpy from
+# the system site-packages), then, from an empty directory outside the checkout, import gradus and train a
+# small MLP with gradus.optim until the loss falls (bindings/python/tests/installed_check.py).
+VENV        := build/python-venv
+test-python-venv: python-package
+	rm -rf $(VENV)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/python $(PIP_INSTALL) --no-build-isolation --no-index ./$(PY_PACKAGE) 2>/dev/null \
+	  || $(VENV)/bin/python $(PIP_INSTALL) ./$(PY_PACKAGE)
+	d=$$(mktemp -d) && cp bindings/python/tests/installed_check.py "$$d/" && cd "$$d" \
+	  && env -u GRADUS_LIBRARY -u PYTHONPATH "$(abspath $(VENV))/bin/python" installed_check.py; \
+	  rc=$$?; rm -rf "$$d"; exit $$rc
+
+## bench-python: the Python overhead benchmark (Pythonic API vs raw ctypes; from_numpy zero copy).
+bench-python: stage
+	GRADUS_LIBRARY="$(STAGE_ABS)/lib/libgradus.so" $(PYTHON) bindings/python/benchmarks/bench_overhead.py
 
 ## python-bundle: copies the dist library into the Python package (for `pip install ./bindings/python`).
 python-bundle: dist
