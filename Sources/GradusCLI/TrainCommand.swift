@@ -9,6 +9,11 @@ struct TrainCommand: ParsableCommand {
         discussion: """
         Datasets: fashion-mnist (Debian's dataset-fashion-mnist), moons, spirals, xor, mixture.
         Example: gradus train --dataset fashion-mnist --hidden 256 --optimizer sgd --lr 0.1 --momentum 0.9 --epochs 5
+        Low-bit training (fake quantization with master weights in float32):
+          gradus train --quant int4 --group-size 16 --quant-activations --optimizer adam --lr 1e-3
+          gradus train --quant binary --hidden 256,256,256 --estimator reste --quant-activations
+        Formats: int2…int8 (symmetric), fp4 (E2M1, absmax/6), mxfp4, nf4, bnb-fp4, binary (sign(W)·mean|W|; first and
+        last layer stay float), stable-spam-int4, stable-spam-fp4. The group size must divide each layer's input size.
         """)
 
     @Option(help: "fashion-mnist | moons | spirals | xor | mixture") var dataset = "fashion-mnist"
@@ -28,14 +33,25 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Worker threads (default: from the affinity mask / GRADUS_NUM_THREADS).") var threads: Int?
     @Option(help: "Use only the first N training samples.") var limit: Int?
     @Option(help: "Where to write the SVG loss curve.") var plot = "gradus-loss.svg"
+    @Option(help: "Train in low bit: \(QuantTrainingOptions.formats.joined(separator: " | ")).") var quant: String?
+    @Option(help: "Elements per quantization group (with --quant; must divide every quantized layer's input size).") var groupSize: Int?
+    @Option(help: "Quantization granularity: tensor | channel | group (with --quant; default group when a group size is set).") var granularity: String?
+    @Option(help: "Estimator of the quantizers' gradient: ste | clipped-ste | reste (o annealed 1 → 3 over the epochs, t = 1.5).") var estimator: String?
+    @Flag(help: "Quantize each quantized layer's input too (default: weights only).") var quantActivations = false
     @Flag(help: "Print one final JSON object with the metrics (progress still goes to stderr).") var json = false
 
     func run() throws {
         if let threads { try cli { () throws(GradusError) in try Runtime.configure(RuntimeOptions(threadCount: threads)) } }
         Init.manualSeed(seed)
+        let quantOptions = try makeQuantOptions()
         let (train, test) = try cli { () throws(GradusError) in try loadData() }
         let sizes = try parseSizes()
-        let model = try cli { () throws(GradusError) in try buildMLP(input: train.sampleSize, hidden: sizes, classes: train.classCount) }
+        let mlp = try cli { () throws(GradusError) in try buildMLP(input: train.sampleSize, hidden: sizes, classes: train.classCount) }
+        var model: Module = mlp
+        var quantizedPaths: [String] = []
+        if let quantOptions {
+            (model, quantizedPaths) = try cli { () throws(GradusError) in try quantOptions.apply(to: mlp) }
+        }
         let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
         let opt = try cli { () throws(GradusError) in
             try OptimizerFactory.make(optimizer, parameters: model.namedParameters(), lr: lr, momentum: momentum,
@@ -46,8 +62,15 @@ struct TrainCommand: ParsableCommand {
         if !json || isatty(2) == 1 {
             eprint("gradus train: \(dataset) (\(train.count) train / \(test.count) test), MLP \(([train.sampleSize] + sizes + [train.classCount]).map(String.init).joined(separator: "-")), \(optimizer) lr \(lr), \(ThreadPool.shared.threadCount) threads\n")
         }
+        if let quantOptions {
+            eprint("low-bit: --quant \(quant ?? "") on \(quantizedPaths.joined(separator: ", ")) (\(quantOptions.quantizesActivations ? "weights and inputs" : "weights only"), estimator \(quantOptions.estimator))\n")
+        }
         let t0 = MonotonicTime.now()
         for e in 0..<epochs {
+            if let quantOptions, quantOptions.estimator == "reste" {
+                let est = try cli { () throws(GradusError) in try quantOptions.scheduledEstimator(epoch: e, epochs: epochs) }
+                model.setQuantEstimator(est)
+            }
             var bar = ProgressBar(total: stepsPerEpoch, label: "epoch \(e + 1)/\(epochs)")
             let rec = try cli { () throws(GradusError) in
                 try trainer.trainEpoch(train, epoch: e) { p in
@@ -73,11 +96,34 @@ struct TrainCommand: ParsableCommand {
                 "epoch_test_accuracy": .array(trainer.epochs.map { .number($0.testAccuracy ?? .nan) }),
             ]
             if wrote { o["plot"] = .string(plot) }
+            if let quantOptions {
+                o["quant"] = .object([
+                    "format": .string(quantOptions.format), "estimator": .string(quantOptions.estimator),
+                    "group_size": quantOptions.groupSize.map { .number(Double($0)) } ?? .null,
+                    "granularity": quantOptions.granularity.map { .string($0) } ?? .null,
+                    "activations": .bool(quantOptions.quantizesActivations),
+                    "layers": .array(quantizedPaths.map { .string($0) }),
+                ])
+            }
             print(JSON.object(o).serialized)
         } else {
             print("test accuracy: \(fmt((last?.testAccuracy ?? 0) * 100, 2))% after \(epochs) epochs (\(fmt(total, 1)) s)")
             print(wrote ? "loss curve written to \(plot)" : "could not write the loss curve to \(plot)")
         }
+    }
+
+    /// The low-bit options, or nil without `--quant`; quantization options without `--quant` are an error.
+    func makeQuantOptions() throws -> QuantTrainingOptions? {
+        guard let quant else {
+            if groupSize != nil || granularity != nil || estimator != nil || quantActivations {
+                throw CLIError("--group-size, --granularity, --estimator and --quant-activations need --quant")
+            }
+            return nil
+        }
+        let o = QuantTrainingOptions(format: quant, groupSize: groupSize, granularity: granularity, estimator: estimator ?? "ste",
+                                     quantizesActivations: quantActivations)
+        _ = try cli { () throws(GradusError) in try o.makeLayerQuantization() }
+        return o
     }
 
     func parseSizes() throws -> [Int] {
