@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Directory with the built C anchors (mlp_c, adam_c, stream, qdq_c).") var anchors = ".build-anchors"
     @Option(help: "Thread counts to measure, comma separated.") var threads = "1,2"
     @Option(help: "Timed repetitions per measurement (median reported).") var repeats = 20
-    @Option(help: "Sections: matmul,mlp,elementwise,optim,quant (comma separated) or all.") var only = "all"
+    @Option(help: "Sections: matmul,mlp,elementwise,optim,quant,diffusion (comma separated) or all.") var only = "all"
     @Flag(help: "Skip PyTorch even if it is installed.") var noTorch = false
 
     func run() throws {
@@ -27,6 +27,7 @@ struct BenchCommand: ParsableCommand {
         if want("elementwise") { try cli { () throws(GradusError) in try ctx.elementwise() } }
         if want("optim") { try cli { () throws(GradusError) in try ctx.optimizerStep() } }
         if want("quant") { try cli { () throws(GradusError) in try ctx.quant() } }
+        if want("diffusion") { try cli { () throws(GradusError) in try ctx.diffusionBench() } }
     }
 }
 

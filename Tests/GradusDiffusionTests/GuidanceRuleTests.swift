@@ -85,7 +85,9 @@ import GradusTensor
         #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(normThreshold: -1), shape: [2, 3]) }
         #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(guidanceRescale: 1.5), shape: [2, 3]) }
         #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(), shape: [4]) }
-        #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(normDims: [1, 3]), shape: [2, 3, 4, 5]) }
+        #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(normDims: [1, 4]), shape: [2, 3, 4, 5]) }
+        #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(normDims: [1, -3]), shape: [2, 3, 4, 5]) }
+        #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(normDims: []), shape: [2, 3, 4, 5]) }
         #expect(throws: GradusError.self) { try APGGuider<Double>(APGConfig(), shape: [2, 3])(cond: [1], uncond: [1]) }
     }
 

@@ -19,11 +19,14 @@ import GradusDiffusion
 ///    class-conditional and unconditional x₀-predictions are closed form (no training). Saturation proxies: mean
 ///    |pixel| relative to the data's, fraction of pixels outside [−1, 1], norm ratio; precision (nearest pattern);
 ///    diversity (per-class variance / 0.04). Image grids of both methods are written as PNG.
+/// 3. **Fashion-MNIST (14×14), trained conv denoiser**: see `fashionMNIST(_:schedule:log:)` in
+///    `DiffusionAPGFashion.swift` — saturation (mean pixel, fraction outside [−1, 1]), judge-classifier accuracy,
+///    class-mean distance, PNG grid. Skipped (with a log line) when the data set is not installed.
 /// Claim: CFG's saturation proxies grow with the scale; APG's stay near the data's while its precision stays
 /// comparable to CFG's.
 public enum DiffusionAPG: Reproduction {
     public static let name = "apg"
-    public static let summary = "CFG vs APG over guidance scales: saturation/mean shift, precision, MMD (2-D trained MLP, 8×8 exact mixture)"
+    public static let summary = "CFG vs APG over guidance scales: saturation/mean shift, precision, MMD (2-D trained MLP, 8×8 exact mixture, Fashion-MNIST conv)"
 
     static let scales: [Double] = [1, 3, 7, 15, 30]
     static let threshold2D = 2.0, thresholdImages = 2.0
@@ -137,6 +140,9 @@ public enum DiffusionAPG: Reproduction {
         }
         let sampleImagesSeconds = MonotonicTime.now() - t2
 
+        // ---- 3. Fashion-MNIST with a trained conv denoiser ----
+        let fashion = try fashionMNIST(options, schedule: schedule, log: log)
+
         // ---- tables, claims, files ----
         var t2D = ReproTable(title: "2-D mixture (trained MLP, \(trainSteps) steps): DDIM \(steps) steps, x₀-space guidance",
                              header: ["method", "w", "mean shift (σ)", "norm ratio", "precision", "MMD²"])
@@ -150,7 +156,7 @@ public enum DiffusionAPG: Reproduction {
             tImg.rows.append([r.method, S.f(r.w, "%g"), S.f(r.values["abs_pixel_ratio"]!), S.f(r.values["outside_fraction"]!),
                               S.f(r.values["norm_ratio"]!), S.f(r.values["precision"]!), S.f(r.values["diversity"]!)])
         }
-        report.tables = [t2D, tImg]
+        report.tables = [t2D, tImg] + fashion.tables
         func v(_ rows: [Row], _ m: String, _ w: Double, _ k: String) -> Double { rows.first { $0.method == m && $0.w == w }?.values[k] ?? .nan }
         let wMax = scales.last!, w1 = scales.first!
         report.claims = [
@@ -173,6 +179,8 @@ public enum DiffusionAPG: Reproduction {
             ("8×8: APG's precision at w=\(Int(wMax)) is comparable to CFG's (within 0.02)",
              v(rowsImages, "apg", wMax, "precision") >= v(rowsImages, "cfg", wMax, "precision") - 0.02),
         ]
+        report.claims += fashion.claims
+        report.files += fashion.files
         if let p = try S.writePNG(try Raster.tiled(panels, columns: scales.count, padding: 4, background: [90]), name: "apg_2d_scatter.png", options: options) {
             report.files.append(p)
         }
@@ -191,6 +199,7 @@ public enum DiffusionAPG: Reproduction {
             "seconds": .object(["train": S.json(trainSeconds), "sample_2d": S.json(sample2DSeconds),
                                 "sample_images": S.json(sampleImagesSeconds), "total": S.json(MonotonicTime.now() - start)]),
             "sampling_steps": .number(Double(steps)), "train_steps": .number(Double(trainSteps)),
+            "fashion_mnist": fashion.metrics["fashion_mnist"] ?? .null,
             "panel_order": .string("rows: cfg then apg; columns: w = " + scales.map { S.f($0, "%g") }.joined(separator: ", ")),
         ]
         return report

@@ -54,7 +54,8 @@ public struct APGIntermediates<Scalar: BinaryFloatingPoint & Sendable>: Sendable
 /// 1. `d = c − u`; 2. momentum: `m ← d + β·m`, `d ← m`; 3. threshold: `d ← d·min(1, r/‖d‖)`;
 /// 4. projection onto the current `c`: `d_∥ = ⟨d, ĉ⟩ĉ` (`ĉ = c/max(‖c‖, 1e-12)`, in Double), `d_⊥ = d − d_∥`;
 /// 5. `Δ = d_⊥ + η·d_∥`; 6. `pred = u + s·Δ` (`.diffusers`) or `c + s·Δ` (`.original`); 7. optional CFG-rescale.
-/// Norms and the projection run over `normDims`, per remaining index. At `s = 1` (`.diffusers`) or `s = 0`
+/// Norms and the projection run over `normDims`, per remaining index; the axes may be non-adjacent (e.g. `[1, 3]`),
+/// which costs a gather and a scatter per step. At `s = 1` (`.diffusers`) or `s = 0`
 /// (`.original`) the guider is disabled: it returns `c` and skips the momentum update, as diffusers does.
 /// The projection is the shared `Projection` kernel (also used by ⊥Grad and AdamP).
 public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>: GuidanceRule {
@@ -82,6 +83,10 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
         @usableFromInline let samples: ProjectionLayout
         @usableFromInline var diff: [Scalar]
         @usableFromInline var scratch: [Double]
+        /// Non-adjacent `normDims`: the gather table and the permuted copies of `c` and `d` (empty otherwise).
+        @usableFromInline let axes: NormAxes
+        @usableFromInline var permutedCond: [Scalar]
+        @usableFromInline var permutedDiff: [Scalar]
 
         /// Zeroes the momentum (start of a new generation).
         public mutating func reset() {
@@ -110,12 +115,16 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
         guard shape.count >= 2 || c.normDims != nil else {
             throw .invalidArgument("APG: shape \(shape) has no non-batch axis to normalise over")
         }
-        let groups = try ProjectionLayout(shape: shape, dims: c.normDims)
+        let axes = try NormAxes(shape: shape, dims: c.normDims)
+        let groups = axes.layout
         let samples = try ProjectionLayout(shape: shape, dims: nil)
+        let permuted = axes.isPermuted ? n : 0
         return State(shape: shape, count: n, momentum: [Scalar](repeating: 0, count: c.momentum == nil ? 0 : n),
                      steps: 0, intermediates: nil, groups: groups, samples: samples,
                      diff: [Scalar](repeating: 0, count: n),
-                     scratch: [Double](repeating: 0, count: 2 * max(groups.groupCount, samples.groupCount)))
+                     scratch: [Double](repeating: 0, count: 2 * max(groups.groupCount, samples.groupCount)),
+                     axes: axes, permutedCond: [Scalar](repeating: 0, count: permuted),
+                     permutedDiff: [Scalar](repeating: 0, count: permuted))
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -128,6 +137,25 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
         }
         let c = config, groups = state.groups, samples = state.samples
         let record = recordsIntermediates
+        if !record && !state.axes.isPermuted && groups.inner == 1 {
+            // fused: two passes over memory (APGKernel); same result as the step-by-step path below
+            let momentum = c.momentum
+            state.diff.withUnsafeMutableBufferPointer { dBuf in
+                state.momentum.withUnsafeMutableBufferPointer { mBuf in
+                    APGKernel.fusedUpdate(cond: cond, uncond: uncond, momentum: momentum == nil ? nil : mBuf.baseAddress,
+                                          beta: Scalar(momentum ?? 0), diff: dBuf.baseAddress!, out: out,
+                                          baseIsCond: c.formulation == .original, groups: groups.outer, extent: groups.extent,
+                                          threshold: c.normThreshold, eta: c.eta, scale: Scalar(c.scale))
+                }
+            }
+            if c.guidanceRescale > 0 {
+                state.scratch.withUnsafeMutableBufferPointer { sBuf in
+                    CFGRescale.apply(out, cond: cond, layout: samples, phi: c.guidanceRescale, scratch: sBuf.baseAddress!)
+                }
+            }
+            state.steps += 1
+            return
+        }
         var rec: APGIntermediates<Scalar>? = nil
         state.diff.withUnsafeMutableBufferPointer { dBuf in
             state.scratch.withUnsafeMutableBufferPointer { sBuf in
@@ -144,26 +172,47 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
                 }
                 if record { rec = APGIntermediates(diffAfterMomentum: Array(dBuf), diffAfterRescale: [], parallel: [],
                                                    orthogonal: [], update: []) }
-                // 3. d ← d·min(1, r/‖d‖)
-                if c.normThreshold > 0 {
-                    Projection.clipGroupNorms(d, layout: groups, threshold: c.normThreshold, scratch: scratch)
-                }
-                // 4–5. Δ = d⊥ + η·d∥ (in place in d)
-                if record {
-                    rec!.diffAfterRescale = Array(dBuf)
-                    var par = [Scalar](repeating: 0, count: n), orth = [Scalar](repeating: 0, count: n)
-                    par.withUnsafeMutableBufferPointer { pp in
-                        orth.withUnsafeMutableBufferPointer { po in
-                            Projection.decompose(UnsafePointer(d), onto: cond, layout: groups, floor: .clamp(1e-12),
-                                                 parallel: pp.baseAddress!, orthogonal: po.baseAddress!, scratch: scratch)
-                            Kernels.axpby(1, UnsafePointer(po.baseAddress!), Scalar(c.eta), UnsafePointer(pp.baseAddress!),
-                                          into: d, count: n)
+                // Non-adjacent norm axes: steps 3–5 run on permuted copies where every group is contiguous.
+                let axes = state.axes
+                state.permutedDiff.withUnsafeMutableBufferPointer { pdBuf in
+                    state.permutedCond.withUnsafeMutableBufferPointer { pcBuf in
+                        let work: UnsafeMutablePointer<Scalar>, dir: UnsafePointer<Scalar>
+                        if axes.isPermuted {
+                            axes.gather(UnsafePointer(d), into: pdBuf.baseAddress!)
+                            axes.gather(cond, into: pcBuf.baseAddress!)
+                            work = pdBuf.baseAddress!; dir = UnsafePointer(pcBuf.baseAddress!)
+                        } else {
+                            work = d; dir = cond
+                        }
+                        // 3. d ← d·min(1, r/‖d‖)
+                        if c.normThreshold > 0 {
+                            Projection.clipGroupNorms(work, layout: groups, threshold: c.normThreshold, scratch: scratch)
+                        }
+                        // 4–5. Δ = d⊥ + η·d∥ (in place in d)
+                        if record {
+                            if axes.isPermuted { axes.scatter(UnsafePointer(work), into: d) }
+                            rec!.diffAfterRescale = Array(dBuf)
+                            var par = [Scalar](repeating: 0, count: n), orth = [Scalar](repeating: 0, count: n)
+                            par.withUnsafeMutableBufferPointer { pp in
+                                orth.withUnsafeMutableBufferPointer { po in
+                                    Projection.decompose(UnsafePointer(work), onto: dir, layout: groups, floor: .clamp(1e-12),
+                                                         parallel: pp.baseAddress!, orthogonal: po.baseAddress!, scratch: scratch)
+                                    if axes.isPermuted {
+                                        // back to the original order (work is free now)
+                                        work.update(from: pp.baseAddress!, count: n); axes.scatter(UnsafePointer(work), into: pp.baseAddress!)
+                                        work.update(from: po.baseAddress!, count: n); axes.scatter(UnsafePointer(work), into: po.baseAddress!)
+                                    }
+                                    Kernels.axpby(1, UnsafePointer(po.baseAddress!), Scalar(c.eta), UnsafePointer(pp.baseAddress!),
+                                                  into: d, count: n)
+                                }
+                            }
+                            rec!.parallel = par; rec!.orthogonal = orth; rec!.update = Array(dBuf)
+                        } else {
+                            Projection.blend(UnsafePointer(work), onto: dir, layout: groups, floor: .clamp(1e-12),
+                                             parallelWeight: c.eta, out: work, scratch: scratch)
+                            if axes.isPermuted { axes.scatter(UnsafePointer(work), into: d) }
                         }
                     }
-                    rec!.parallel = par; rec!.orthogonal = orth; rec!.update = Array(dBuf)
-                } else {
-                    Projection.blend(UnsafePointer(d), onto: cond, layout: groups, floor: .clamp(1e-12),
-                                     parallelWeight: c.eta, out: d, scratch: scratch)
                 }
                 // 6. pred = base + s·Δ
                 let base = c.formulation == .diffusers ? uncond : cond
