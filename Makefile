@@ -1,8 +1,9 @@
 # Gradus — the two commands:
 #   make demo   trains an MLP on Fashion-MNIST (progress, test accuracy, SVG plot path)
-#   make test   runs every test: swift test, the ABI checks, C via ctest, Python via pytest
+#   make test   runs every test: swift test, the ABI checks, C via ctest, Python via pytest and a venv install
 # Both install what they need first (make deps). Other targets:
-#   make build | dist | install PREFIX=<dir> | bench | deps | clean
+#   make build | dist | install PREFIX=<dir> | bench | bench-python | deps | clean
+#   make test-swift | test-abi | test-c | test-python | test-python-venv   (parts of make test; STAGE=<prefix>)
 # Scratch paths: .build (debug: swift build / swift test), .build-dist (the shipped release .so and CLI).
 
 SHELL       := /bin/sh
