@@ -80,7 +80,8 @@ python-package: stage
 	cp -L $(STAGE)/lib/libgradus.so $(PY_PACKAGE)/gradus/_lib/libgradus.so
 
 # Installs offline when the build backend is at hand (--no-build-isolation), else through the index/mirror.
-PIP_INSTALL = -m pip install -q --disable-pip-version-check
+PIP_FLAGS   = -q --disable-pip-version-check
+PIP_INSTALL = -m pip install $(PIP_FLAGS)
 
 # pytest against the staged library, then a check that the package installs and loads its bundled copy.
 test-python: stage python-package
@@ -94,12 +95,13 @@ test-python: stage python-package
 # test-python-venv: `pip install` of the package (bundled library) into a fresh virtual environment (numpy from
 # the system site-packages), then, from an empty directory outside the checkout, import gradus and train a
 # small MLP with gradus.optim until the loss falls (bindings/python/tests/installed_check.py).
+# The venv gets no pip of its own (ensurepip alone took ~20 s here): the outer pip installs into it (--python).
 VENV        := build/python-venv
 test-python-venv: python-package
 	rm -rf $(VENV)
-	$(PYTHON) -m venv --system-site-packages $(VENV)
-	$(VENV)/bin/python $(PIP_INSTALL) --no-build-isolation --no-index ./$(PY_PACKAGE) 2>/dev/null \
-	  || $(VENV)/bin/python $(PIP_INSTALL) ./$(PY_PACKAGE)
+	$(PYTHON) -m venv --system-site-packages --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(VENV)/bin/python install $(PIP_FLAGS) --no-build-isolation --no-index ./$(PY_PACKAGE) 2>/dev/null \
+	  || $(PYTHON) -m pip --python $(VENV)/bin/python install $(PIP_FLAGS) ./$(PY_PACKAGE)
 	d=$$(mktemp -d) && cp bindings/python/tests/installed_check.py "$$d/" && cd "$$d" \
 	  && env -u GRADUS_LIBRARY -u PYTHONPATH "$(abspath $(VENV))/bin/python" installed_check.py; \
 	  rc=$$?; rm -rf "$$d"; exit $$rc

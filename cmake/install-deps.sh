@@ -1,7 +1,6 @@
 #!/bin/sh
 # Installs what `make test` / `make demo` need on Debian 12, skipping what is present:
 #   apt:  libopenblas-dev libnuma-dev zlib1g-dev python3-dev cmake pkg-config dataset-fashion-mnist
-#         (+ python3-pip, python3-venv when the python lacks pip or ensurepip)
 #   PyPI: numpy pytest safetensors (for the python3 on PATH; pyenv or Debian's, --break-system-packages if needed)
 # As root directly, otherwise through sudo. Set GRADUS_SKIP_DEPS=1 to skip entirely.
 set -eu
@@ -17,8 +16,6 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
 fi
 if ! "$python" -m pip --version >/dev/null 2>&1; then missing="$missing python3-pip"; fi
-# make test-python-venv: Debian's python3 has no ensurepip (hence no `python3 -m venv`) without python3-venv.
-if ! "$python" -c "import ensurepip" >/dev/null 2>&1; then missing="$missing python3-venv"; fi
 if [ -n "$missing" ]; then
   if [ "$sudo" = none ]; then
     echo "install-deps: missing Debian packages:$missing (need root or sudo)" >&2; exit 1
