@@ -75,6 +75,8 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
     public let minQuantizedSize: Int
     /// Optional cosine factor `s_t` on β1 (Stable-SPAM's `total_T`).
     public var beta1Decay: CosineDecayFactor?
+    /// Tests: run the plain reference kernel (`applyQuantizedReference`) instead of the fast one.
+    var usesReferenceKernel = false
 
     /// - Throws: `invalidArgument` for betas outside [0, 1), a negative ε, or a block size that is not a
     ///   positive divisor of the optimizer's block (2048).
@@ -141,78 +143,95 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
                 output[i] = mi / (Scalar.squareRoot(of: vi) / corr + eps)
             }
         case .quantized(let q):
-            applyQuantized(q, state, input: input, output: output, block: block)
+            if usesFastKernel {
+                applyQuantized(q, state, input: input, output: output, update: nil, block: block)
+            } else {
+                applyQuantizedReference(q, state, input: input, output: output, block: block)
+            }
         }
         return 0
     }
 
+    public var fusesParameterUpdate: Bool { true }
+
+    /// `apply`, then `θ ← (a·θ + c·u)·b` in the same loop over each quantization block (the update never goes
+    /// through memory); bit-identical to `apply` followed by `Kernels.applyUpdate`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
+                              update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
+        if weights == nil, case .quantized(let q) = state.moments, usesFastKernel {
+            applyQuantized(q, state, input: input, output: nil, update: update, block: block)
+            return 0
+        }
+        let u = update.scratch
+        let e = apply(state, input: input, output: u, block: block)
+        if let w = weights { Kernels.multiply(u, by: w, count: block.count) }
+        Kernels.applyUpdate(update.parameters, update: u, scale: update.scale, preFactor: update.preFactor,
+                            postFactor: update.postFactor, count: block.count)
+        return e
+    }
+
+    /// Whether both dynamic maps take the encoder's direct path (always, for the bitsandbytes maps).
+    static var hasDirectEncoders: Bool {
+        Blockwise8bitMoments.signed.hasDirectPath && Blockwise8bitMoments.unsigned.hasDirectPath
+    }
+
+    /// Whether the fast float32 kernel (`Blockwise8bitMoments.adamStep`) runs: float32 optimizers; float64
+    /// (golden tests) and `usesReferenceKernel` take `applyQuantizedReference`. The kernel is concrete, not
+    /// generic: a generic kernel was left unspecialised behind the type-erased transform slots and ran its
+    /// `Float(g)` conversions through the generic `BinaryFloatingPoint` path (~40 ns per element).
+    var usesFastKernel: Bool { Scalar.self == Float.self && !usesReferenceKernel && Self.hasDirectEncoders }
+
+    /// The fast kernel on one optimizer block: `output` receives the update, or `update` is applied to `θ`.
     @inline(__always)
     func applyQuantized(_ q: Blockwise8bitMoments, _ state: State, input: UnsafePointer<Scalar>,
-                        output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) {
+                        output: UnsafeMutablePointer<Scalar>?, update: ParameterUpdate<Scalar>?, block: BlockContext<Scalar>) {
+        // Scalar == Float here (usesFastKernel)
+        let g = UnsafeRawPointer(input).assumingMemoryBound(to: Float.self)
+        let out = output.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }
+        let theta = update.map { UnsafeMutableRawPointer($0.parameters).assumingMemoryBound(to: Float.self) }
+        func float(_ x: Scalar?) -> Float { x.map { Float($0) } ?? 1 }
+        q.adamStep(offset: block.offset, count: block.count, gradient: g, beta1: Float(state.beta1), beta2: Float(beta2),
+                   correction2: Float(state.correction2), epsilon: Float(epsilon), output: out, parameters: theta,
+                   preFactor: float(update?.preFactor), scale: float(update?.scale), postFactor: float(update?.postFactor))
+    }
+
+    /// The plain kernel the fast one replaced (scalar gathers fused with the moments, midpoint encoder):
+    /// the oracle of `applyQuantized` in tests (`usesReferenceKernel`).
+    @inline(never)
+    func applyQuantizedReference(_ q: Blockwise8bitMoments, _ state: State, input: UnsafePointer<Scalar>,
+                                 output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) {
         let se = Blockwise8bitMoments.signed, ue = Blockwise8bitMoments.unsigned
         let b1 = Float(state.beta1), c1 = 1 - b1, b2 = Float(beta2), c2 = 1 - b2
         let corr = Float(state.correction2), eps = Float(epsilon)
         let qbs = blockSize
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * qbs) { tmp in
             let tm = tmp.baseAddress!, tv = tm + qbs, tu = tv + qbs
-            se.codebook.values.withUnsafeBufferPointer { svb in
-            ue.codebook.values.withUnsafeBufferPointer { uvb in
-            se.table.withUnsafeBufferPointer { st in
-            ue.table.withUnsafeBufferPointer { ut in
-            se.midpoints.withUnsafeBufferPointer { smid in
-            ue.midpoints.withUnsafeBufferPointer { umid in
-            se.codebook.sortedCodes.withUnsafeBufferPointer { ssc in
-            ue.codebook.sortedCodes.withUnsafeBufferPointer { usc in
-                let sv = svb.baseAddress!, uv = uvb.baseAddress!
-                var start = 0
-                while start < block.count {
-                    // one quantization block: elements e ..< e + len of the tensor (block.offset is a multiple of qbs)
-                    let len = Swift.min(qbs, block.count - start)
-                    let e = block.offset + start, b = e / qbs
-                    let cm = q.codesM + e, cv = q.codesV + e
-                    let am = q.absmaxM[b], av = q.absmaxV[b]
-                    let g = input + start, out = output + start
-                    // 1. dequantize and update the moments (table lookups, scalar)
-                    for i in 0..<len {
-                        let gi = Float(g[i])
-                        tm[i] = b1 * (sv[Int(cm[i])] * am) + c1 * gi
-                        tv[i] = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
-                    }
-                    // 2. new absmax (as integer max of |x| bit patterns, which orders like the magnitudes and
-                    //    vectorises) and the update m/(√v/c2 + ε); plain loops the compiler vectorises
-                    let direct = Scalar.self == Float.self
-                    let u = direct ? UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self) : tu
-                    var mxb: UInt32 = 0, vxb: UInt32 = 0
-                    var i = 0
-                    while i < len {
-                        let x = tm[i].bitPattern & 0x7FFF_FFFF, y = tv[i].bitPattern & 0x7FFF_FFFF
-                        mxb = x > mxb ? x : mxb
-                        vxb = y > vxb ? y : vxb
-                        i &+= 1
-                    }
-                    i = 0
-                    while i < len {
-                        u[i] = tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)
-                        i &+= 1
-                    }
-                    let mx = Float(bitPattern: mxb), vx = Float(bitPattern: vxb)
-                    if !direct { for j in 0..<len { out[j] = Scalar(tu[j]) } }
-                    q.absmaxM[b] = mx; q.absmaxV[b] = vx
-                    if mx > 0 {
-                        FastCodebookEncoder.encode(tm, count: len, inverseScale: 1 / mx, into: cm, table: st.baseAddress!,
-                                                   midpoints: smid.baseAddress!, sortedCodes: ssc.baseAddress!, steps: se.steps)
-                    } else {
-                        cm.update(repeating: se.codebook.zeroCode, count: len)
-                    }
-                    if vx > 0 {
-                        FastCodebookEncoder.encode(tv, count: len, inverseScale: 1 / vx, into: cv, table: ut.baseAddress!,
-                                                   midpoints: umid.baseAddress!, sortedCodes: usc.baseAddress!, steps: ue.steps)
-                    } else {
-                        cv.update(repeating: ue.codebook.zeroCode, count: len)
-                    }
-                    start += len
+            let sv = se.codebook.values, uv = ue.codebook.values
+            var start = 0
+            while start < block.count {
+                let len = Swift.min(qbs, block.count - start)
+                let e = block.offset + start, b = e / qbs
+                let cm = q.codesM + e, cv = q.codesV + e
+                let am = q.absmaxM[b], av = q.absmaxV[b]
+                var mxb: UInt32 = 0, vxb: UInt32 = 0
+                for i in 0..<len {
+                    let gi = Float(input[start + i])
+                    tm[i] = b1 * (sv[Int(cm[i])] * am) + c1 * gi
+                    tv[i] = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
+                    mxb = Swift.max(mxb, tm[i].bitPattern & 0x7FFF_FFFF)
+                    vxb = Swift.max(vxb, tv[i].bitPattern & 0x7FFF_FFFF)
+                    tu[i] = tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)
+                    output[start + i] = Scalar(tu[i])
                 }
-            }}}}}}}}
+                let mx = Float(bitPattern: mxb), vx = Float(bitPattern: vxb)
+                q.absmaxM[b] = mx; q.absmaxV[b] = vx
+                if mx > 0 { se.encodeByMidpoints(tm, count: len, inverseScale: 1 / mx, into: cm) }
+                else { cm.update(repeating: se.codebook.zeroCode, count: len) }
+                if vx > 0 { ue.encodeByMidpoints(tv, count: len, inverseScale: 1 / vx, into: cv) }
+                else { cv.update(repeating: ue.codebook.zeroCode, count: len) }
+                start += len
+            }
         }
     }
 

@@ -8,6 +8,16 @@ import _GradusShims
 /// built: the most midpoints any bucket holds — 1 for the dynamic maps) finish it. Exactly
 /// `Codebook.encode` (ties → lower value) for every finite input in [−1, 1]: `s > mid` in double precision
 /// is evaluated as `s ≥ midUp` in float32, `midUp` being the smallest float above the midpoint.
+///
+/// Direct path (the dynamic maps: one midpoint per bucket at most, codes in value order): the midpoint
+/// comparison is folded into the table too. Within a bucket the 14 low bits of the pattern, flipped for
+/// negative numbers (`low'`), order the numbers by value, so "rank + 1 from position `t` on" is integer
+/// arithmetic: with `E = r·2¹⁴ + 2¹⁴ − t` (`t = 2¹⁴` when the bucket holds no midpoint), the code is
+/// `(E + low') >> 14`. The table is indexed by the pattern's top 18 bits (1 MiB; only the buckets the data
+/// hits are ever cached): the index is computed in vector lanes, then one scalar table load per element, then
+/// `low'`, the add and the shift in vector lanes again — no float gather, no dependent load, no clamp.
+/// Bit-identical to the midpoint path for every input: |s| ≥ 1.0039, ±∞ and NaN get the entry of the bucket
+/// of ±1, which holds no midpoint, exactly as the clamped midpoint path maps them.
 public struct FastCodebookEncoder: Sendable {
     public let codebook: Codebook
     /// Rank (0 ..< sorted count) of the nearest value for the lowest number of each bucket.
@@ -18,10 +28,15 @@ public struct FastCodebookEncoder: Sendable {
     public let steps: Int
     /// `values[sortedCodes[k]]`: the k-th smallest value, and its code.
     let sortedValues: [Float]
+    /// Direct path: `E` per bucket (see the type's comment); empty when the codebook does not allow it.
+    let offsets: [UInt32]
 
     static let shift: UInt32 = 14
     /// Buckets of |x| ≤ 1 (0x3F80_0000 >> 14 = 0xFE00) per sign.
     static let bucketsPerSign = 0xFE01
+
+    /// Whether `encode` uses the direct (single table load) path.
+    public var hasDirectPath: Bool { !offsets.isEmpty }
 
     @inline(__always) static func key(_ bits: UInt32) -> Int {
         let mag = Int((bits & 0x7FFF_FFFF) >> shift)
@@ -57,10 +72,64 @@ public struct FastCodebookEncoder: Sendable {
         self.midpoints = mid.map { m -> Float in let f = Float(m); return Double(f) > m ? f : f.nextUp }
             + Array(repeating: .infinity, count: steps + 1)
         self.sortedValues = codebook.sortedCodes.map { codebook.values[Int($0)] }
+        self.offsets = Self.directOffsets(codebook, rank: rank)
     }
 
-    /// Encodes `count` values `x[i]·inverseScale` (clamped to [−1, 1]) into codes.
+    /// `E` per bucket for the direct path, from the exact rank (midpoints in double precision, values
+    /// clamped to [−1, 1]); empty when a bucket holds two midpoints or codes are not in value order.
+    static func directOffsets(_ codebook: Codebook, rank: (Double) -> Int) -> [UInt32] {
+        let sc = codebook.sortedCodes
+        guard sc.count == 256, sc.indices.allSatisfy({ Int(sc[$0]) == $0 }) else { return [] }
+        let one = UInt32(1) << shift, lowMask = one - 1
+        // index = pattern >> 14: 2¹⁷ buckets per sign, of which 0 ... 0xFE00 hold |x| < 1.0039
+        var offsets = [UInt32](repeating: 0, count: 1 << 18)
+        for sign in 0..<2 {
+            for b in 0..<bucketsPerSign {
+                // the bucket's numbers in ascending value order: position p ↦ value(p), clamped as the inputs are
+                func value(_ p: UInt32) -> Double {
+                    let bits = sign == 0 ? UInt32(b) << shift | p : 0x8000_0000 | UInt32(b) << shift | (p ^ lowMask)
+                    return Swift.max(-1, Swift.min(1, Double(Float(bitPattern: bits))))
+                }
+                let r0 = rank(value(0)), r1 = rank(value(lowMask))
+                guard r1 - r0 <= 1 else { return [] }
+                var t = one
+                if r1 > r0 {  // first position whose rank is r0 + 1
+                    var lo: UInt32 = 1, hi = lowMask
+                    while lo < hi { let m = (lo + hi) / 2; if rank(value(m)) > r0 { hi = m } else { lo = m + 1 } }
+                    t = lo
+                }
+                offsets[sign << 17 + b] = UInt32(r0) << shift + one - t
+            }
+            // |x| ≥ 1.0039, ±∞ and NaN: the code of ±1 (the bucket of ±1 holds no midpoint)
+            let edge = offsets[sign << 17 + bucketsPerSign - 1]
+            guard edge & lowMask == 0 else { return [] }
+            for b in bucketsPerSign ..< (1 << 17) { offsets[sign << 17 + b] = edge }
+        }
+        return offsets
+    }
+
+    /// Encodes `count` values `x[i]·inverseScale` (clamped to [−1, 1]) into codes (direct path when the
+    /// codebook allows it, else the midpoint path).
     public func encode(_ x: UnsafePointer<Float>, count: Int, inverseScale: Float, into codes: UnsafeMutablePointer<UInt8>) {
+        if hasDirectPath {
+            offsets.withUnsafeBufferPointer { o in
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.chunk) { tmp in
+                    var i = 0
+                    while i < count {
+                        let len = Swift.min(Self.chunk, count - i)
+                        Self.encodeDirect(x + i, count: len, inverseScale: inverseScale, into: codes + i, offsets: o.baseAddress!,
+                                          keys: tmp.baseAddress!)
+                        i += len
+                    }
+                }
+            }
+        } else {
+            encodeByMidpoints(x, count: count, inverseScale: inverseScale, into: codes)
+        }
+    }
+
+    /// The midpoint path (table rank, then `steps` comparisons), for any codebook; the oracle of the direct path.
+    public func encodeByMidpoints(_ x: UnsafePointer<Float>, count: Int, inverseScale: Float, into codes: UnsafeMutablePointer<UInt8>) {
         table.withUnsafeBufferPointer { t in
             midpoints.withUnsafeBufferPointer { m in
                 codebook.sortedCodes.withUnsafeBufferPointer { sc in
@@ -68,6 +137,30 @@ public struct FastCodebookEncoder: Sendable {
                                 midpoints: m.baseAddress!, sortedCodes: sc.baseAddress!, steps: steps)
                 }
             }
+        }
+    }
+
+    /// Elements per call of `encodeDirect` in `encode` (its scratch).
+    static let chunk = 256
+
+    /// The direct path over `n` values (`keys`: `n` elements of scratch).
+    // x, keys, codes: (n); offsets: (2¹⁸)
+    @inline(__always)
+    static func encodeDirect(_ x: UnsafePointer<Float>, count n: Int, inverseScale inv: Float, into codes: UnsafeMutablePointer<UInt8>,
+                             offsets: UnsafePointer<UInt32>, keys: UnsafeMutablePointer<UInt32>) {
+        // 1. bucket of each scaled value (vector lanes)
+        var i = 0
+        while i < n { keys[i] = (x[i] * inv).bitPattern &>> shift; i &+= 1 }
+        // 2. one table load per element (scalar)
+        i = 0
+        while i < n { keys[i] = offsets[Int(keys[i])]; i &+= 1 }
+        // 3. code = (E + low') >> 14, low' the 14 low bits flipped for negative numbers (vector lanes)
+        i = 0
+        while i < n {
+            let b = (x[i] * inv).bitPattern
+            let low = (b ^ UInt32(bitPattern: Int32(bitPattern: b) &>> 31)) & 0x3FFF
+            codes[i] = UInt8(truncatingIfNeeded: (keys[i] &+ low) &>> shift)
+            i &+= 1
         }
     }
 
@@ -153,5 +246,94 @@ public final class Blockwise8bitMoments: @unchecked Sendable {
             v[i] = uv[Int(codesV[i])] * absmaxV[b]
         }
         return (m, v)
+    }
+}
+
+extension Blockwise8bitMoments {
+    /// One 8-bit Adam step (bitsandbytes `Adam8bit`, spec §4.3) on elements `offset ..< offset + count`
+    /// (`offset` a multiple of `blockSize`), float32 and concrete so that it vectorises. Per quantization
+    /// block (256 elements, in L1), short loops so that only the table gathers are scalar:
+    /// 1. gather the code values (scalar: one byte and one float load per element and moment);
+    /// 2. `m = β1·(value·absmax) + (1−β1)g`, `v = β2·(value·absmax) + (1−β2)g²` (vector);
+    /// 3. the new absmax as the integer max of |x| bit patterns (orders like the magnitudes; vector);
+    /// 4. `u = m/(√v/c2 + ε)` into `output`, or with `parameters` `θ ← (a·θ + c·u)·b` (the branches and
+    ///    arithmetic of `Kernels.applyUpdate`), vector;
+    /// 5. requantize both moments with `FastCodebookEncoder.encodeDirect` (vector, one table load, vector).
+    /// The same arithmetic, in the same order, as `AdamPreconditioner8bit.applyQuantizedReference`.
+    // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
+    public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
+                         correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
+                         parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
+        let se = Self.signed, ue = Self.unsigned
+        let c1 = 1 - b1, c2 = 1 - b2
+        let qbs = blockSize
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * qbs) { tmp in
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: qbs) { itmp in
+            let tm = tmp.baseAddress!, tv = tm + qbs, keys = itmp.baseAddress!
+            se.codebook.values.withUnsafeBufferPointer { svb in
+            ue.codebook.values.withUnsafeBufferPointer { uvb in
+            se.offsets.withUnsafeBufferPointer { sob in
+            ue.offsets.withUnsafeBufferPointer { uob in
+                let sv = svb.baseAddress!, uv = uvb.baseAddress!, so = sob.baseAddress!, uo = uob.baseAddress!
+                var start = 0
+                while start < count {
+                    let len = Swift.min(qbs, count - start)
+                    let e = offset + start, b = e / qbs
+                    let cm = codesM + e, cv = codesV + e
+                    let am = absmaxM[b], av = absmaxV[b]
+                    let gs = g + start
+                    // 1. code values (the only float gathers)
+                    var i = 0
+                    while i < len { tm[i] = sv[Int(cm[i])]; tv[i] = uv[Int(cv[i])]; i &+= 1 }
+                    // 2. moments
+                    i = 0
+                    while i < len {
+                        let gi = gs[i]
+                        tm[i] = b1 * (tm[i] * am) + c1 * gi
+                        tv[i] = b2 * (tv[i] * av) + c2 * gi * gi
+                        i &+= 1
+                    }
+                    // 3. absmax
+                    var mxb: UInt32 = 0, vxb: UInt32 = 0
+                    i = 0
+                    while i < len {
+                        let x = tm[i].bitPattern & 0x7FFF_FFFF, y = tv[i].bitPattern & 0x7FFF_FFFF
+                        mxb = x > mxb ? x : mxb
+                        vxb = y > vxb ? y : vxb
+                        i &+= 1
+                    }
+                    // 4. the update
+                    if let theta {
+                        let t = theta + start
+                        i = 0
+                        if a == 1 && pb == 1 {
+                            while i < len { t[i] += c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)); i &+= 1 }
+                        } else if pb == 1 {
+                            while i < len { t[i] = t[i] * a + c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)); i &+= 1 }
+                        } else {
+                            while i < len { t[i] = (t[i] * a + c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps))) * pb; i &+= 1 }
+                        }
+                    } else if let output {
+                        let o = output + start
+                        i = 0
+                        while i < len { o[i] = tm[i] / (gradus_sqrtf(tv[i]) / corr + eps); i &+= 1 }
+                    }
+                    // 5. requantize
+                    let mx = Float(bitPattern: mxb), vx = Float(bitPattern: vxb)
+                    absmaxM[b] = mx; absmaxV[b] = vx
+                    if mx > 0 {
+                        FastCodebookEncoder.encodeDirect(tm, count: len, inverseScale: 1 / mx, into: cm, offsets: so, keys: keys)
+                    } else {
+                        cm.update(repeating: se.codebook.zeroCode, count: len)
+                    }
+                    if vx > 0 {
+                        FastCodebookEncoder.encodeDirect(tv, count: len, inverseScale: 1 / vx, into: cv, offsets: uo, keys: keys)
+                    } else {
+                        cv.update(repeating: ue.codebook.zeroCode, count: len)
+                    }
+                    start += len
+                }
+            }}}}
+        }}
     }
 }
