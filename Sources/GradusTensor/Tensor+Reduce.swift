@@ -106,9 +106,12 @@ extension Tensor {
         Kernels.logSumExp(x, outer: outer, r: r, inner: inner, into: out)
         let result = keepDims ? out : try GradMode.withoutGrad { () throws(GradusError) in try out.reshaped(dropping(ax)) }
         let inShape = shape
+        // The closure keeps a detached alias of the values, never `out` itself: with keepDims `out` is the
+        // recorded result, which owns the node that owns this closure (a retain cycle that kept every graph alive).
+        let saved = out.detached()
         return record(result, "logsumexp", [self]) { g throws(GradusError) in
             // Second order: recompute the log-sum-exp recorded, so the softmax depends on `self` in the graph.
-            let lse = GradMode.isEnabled ? try self.logSumExp(axes: ax, keepDims: true) : out
+            let lse = GradMode.isEnabled ? try self.logSumExp(axes: ax, keepDims: true) : saved
             return [try g.reshaped(kept).expanded(to: inShape) * (self - lse).exp()]
         }
     }

@@ -57,6 +57,34 @@ import _GradusTestSupport
         #expect(a.grad!.storage !== b.grad!.storage)
     }
 
+    @Test func recordedGraphsAreFreedWithTheirOutputs() throws {
+        // A backward closure that captured its own recorded output formed a retain cycle, so every graph
+        // through it (each cross-entropy loss) lived forever. Every op here must release its graph.
+        let ops: [(String, (Tensor) throws -> Tensor)] = [
+            ("logSumExp keepDims", { try $0.logSumExp(axes: [1], keepDims: true) }),
+            ("logSumExp", { try $0.logSumExp(axes: [0, 1]) }),
+            ("logSoftmax", { try $0.logSoftmax(axis: 1) }),
+            ("softmax", { try $0.softmax(axis: 0) }),
+            ("sum keepDims", { try $0.sum(axes: [1], keepDims: true) }),
+            ("max keepDims", { try $0.max(axis: 1, keepDims: true).values }),
+            ("exp·tanh", { try $0.exp() * $0.tanh() }),
+            ("matmul", { try $0.matmul($0.transposed()) }),
+        ]
+        for (name, op) in ops {
+            weak var weakOut: Tensor?
+            weak var weakLeaf: Tensor?
+            do {
+                let x = Tensor.normal([3, 5], seed: 1, dtype: .float64).requiringGrad()
+                let y = try op(x)
+                try y.sum().backward()
+                weakOut = y
+                weakLeaf = x
+            }
+            #expect(weakOut == nil, "\(name): the output (and its graph) outlived every reference")
+            #expect(weakLeaf == nil, "\(name): the input outlived every reference")
+        }
+    }
+
     @Test func noGradScopesAndDetach() throws {
         let x = tensor([2], [1, 2]).requiringGrad()
         let y = GradMode.withoutGrad { x * 2 }
