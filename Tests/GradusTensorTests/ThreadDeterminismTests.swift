@@ -38,13 +38,13 @@ func threadBattery() throws -> [Tensor] {
         out += [loss, w.grad!]
         // Products large enough to be cut into column tiles and spread over the pool (forward and backward),
         // and a batched product whose items run in parallel.
-        let wide = Tensor.normal([520, 700], seed: 8, dtype: dtype).requiringGrad()
-        let bias = Tensor.normal([520], seed: 9, dtype: dtype).requiringGrad()
+        let wide = Tensor.normal([1040, 700], seed: 8, dtype: dtype).requiringGrad()
+        let bias = Tensor.normal([1040], seed: 9, dtype: dtype).requiringGrad()
         let xin = x.requiringGrad()
         let z = try Tensor.linear(xin, weight: wide, bias: bias)
         try z.tanh().sum().backward()
         let batched = try Tensor.normal([8, 64, 100], seed: 10, dtype: dtype).matmul(Tensor.normal([8, 100, 300], seed: 11, dtype: dtype))
-        out += [z, wide.grad!, bias.grad!, xin.grad!, batched]
+        out += [z, wide.grad!, bias.grad!, xin.grad!, batched, try x.matmul(Tensor.normal([700, 1100], seed: 12, dtype: dtype))]
     }
     return out
 }
