@@ -5,27 +5,19 @@ import weakref
 import numpy as np
 
 from . import _ffi
+from ._lifetime import Closeable
 from .tensor import Tensor
 
 _SYNTHETIC = {"two_moons": _ffi.SYNTHETIC_TWO_MOONS, "moons": _ffi.SYNTHETIC_TWO_MOONS,
               "spirals": _ffi.SYNTHETIC_SPIRALS, "xor": _ffi.SYNTHETIC_XOR, "mixture": _ffi.SYNTHETIC_MIXTURE}
 
 
-class Dataset:
+class Dataset(Closeable):
     """float32 samples (flattened) with int32 labels."""
 
     def __init__(self, handle):
         self._h = handle
         self._finalizer = weakref.finalize(self, _ffi.gradus_dataset_destroy, handle)
-
-    def close(self):
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __len__(self):
         n = ctypes.c_int64()

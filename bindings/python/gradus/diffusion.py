@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 
 from . import _ffi
+from ._lifetime import Closeable
 from .errors import INVALID_ARGUMENT, INVALID_HANDLE, SHAPE_MISMATCH, GradusError
 from .nn import Sequential
 from .optim import Adam
@@ -61,7 +62,7 @@ def _i32p(a):
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
 
 
-class NoiseSchedule:
+class NoiseSchedule(Closeable):
     """The forward process (gradus_noise_schedule): betas of ``kind`` ("linear", "scaled_linear", "cosine") over
     ``train_steps``, optionally rescaled to zero terminal SNR; what the model predicts ("epsilon", "v_prediction",
     "sample", or "flow" for rectified flow); how sampling timesteps are spaced ("leading", "trailing", "linspace").
@@ -94,15 +95,6 @@ class NoiseSchedule:
         if not self._finalizer.alive:
             raise GradusError(INVALID_HANDLE, "noise schedule is closed")
         return self._h
-
-    def close(self):
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def alphas_cumprod(self):

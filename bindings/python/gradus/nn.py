@@ -5,6 +5,7 @@ import weakref
 import numpy as np
 
 from . import _ffi
+from ._lifetime import Closeable
 from .tensor import Tensor, _result, as_tensor
 
 
@@ -68,7 +69,7 @@ class LayerNorm(Layer):
         return o
 
 
-class Sequential:
+class Sequential(Closeable):
     """A model: the layers in order. Parameters are named "<index>.weight", "<index>.bias", ..."""
 
     def __init__(self, *layers, dtype=np.float32, seed=0):
@@ -81,15 +82,6 @@ class Sequential:
         _ffi.check(_ffi.gradus_model_create(specs, len(layers), dt, int(seed), ctypes.byref(out)))
         self._h = out
         self._finalizer = weakref.finalize(self, _ffi.gradus_model_destroy, out)
-
-    def close(self):
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __call__(self, x):
         return self.forward(x)

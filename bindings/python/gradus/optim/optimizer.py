@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from .. import _ffi
+from .._lifetime import Closeable
 from ..errors import GradusError
 from ..tensor import Tensor, tensor
 
@@ -57,7 +58,7 @@ class _Group(dict):
         super().__setitem__(key, value)
 
 
-class Optimizer:
+class Optimizer(Closeable):
     """Base class: ``kind`` is the GRADUS_OPTIMIZER_* value; ``defaults`` the hyperparameters (Python names).
 
     params: an iterable of Tensors, or of dicts ``{"params": [...], <hyperparameter overrides>}`` (param groups).
@@ -114,15 +115,7 @@ class Optimizer:
         self.param_groups.append(_Group(self, out, {"params": ps, **values}))
 
     # ---- lifetime ----
-    def close(self):
-        """Frees the library's optimizers (their state); the parameters stay."""
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    # close(), with-blocks: Closeable. Closing frees the library's optimizers (their state); the parameters stay.
 
     # ---- training ----
     def step(self, closure=None):
