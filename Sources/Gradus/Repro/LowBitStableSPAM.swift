@@ -70,10 +70,8 @@ public enum LowBitStableSPAM4bit: Reproduction {
         let steps = options.scaled(600, minimum: 4)
         let warmup = Swift.max(1, steps / 10)
         log("stable-spam-4bit: \(corpus.tokens.count) bytes from \(corpus.source), vocabulary \(corpus.vocabularySize), \(steps) steps per run, batch \(batch)×\(context)")
-        var validationRNG = PhiloxStream(seed: S.seed(options.seed, 51), stream: 1)
-        let validation = (0..<(steps >= 100 ? validationBatches : 1)).map { _ in
-            corpus.windows(batch: batch, length: context, in: corpus.validationStart..<corpus.tokens.count, rng: &validationRNG)
-        }
+        let validation = corpus.validationWindows(count: steps >= 100 ? validationBatches : 1, batch: batch, length: context,
+                                                  seed: S.seed(options.seed, 51))
         let scheme = LayerQuantization.stableSPAMInt4(groupSize: groupSize)
 
         func train(_ method: Method, lr: Double) throws(GradusError) -> Outcome {

@@ -81,11 +81,8 @@ public enum OptimLRSensitivity: Reproduction {
         let steps = options.scaled(300, minimum: 5)
         let warmup = Swift.max(1, steps / 10)
         log("lr-sensitivity: \(corpus.tokens.count) bytes from \(corpus.source), vocabulary \(corpus.vocabularySize), \(steps) steps × \(learningRates.count) learning rates × 2 settings")
-        var validationRNG = PhiloxStream(seed: S.seed(options.seed, 31), stream: 1)
-        let validationRange = corpus.validationStart..<corpus.tokens.count
-        let validation = (0..<validationBatches).map { _ in
-            corpus.windows(batch: batch, length: context, in: validationRange, rng: &validationRNG)
-        }
+        let validation = corpus.validationWindows(count: validationBatches, batch: batch, length: context,
+                                                  seed: S.seed(options.seed, 31))
         let settings = [(label: "baseline", qkNorm: false, z: 0.0), (label: "qk-LayerNorm + z-loss", qkNorm: true, z: zLoss)]
         var outcomes: [[Outcome]] = []
         var initialLoss: [Double] = []

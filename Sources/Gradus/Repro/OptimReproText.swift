@@ -76,6 +76,13 @@ struct OptimCharCorpus {
         return OptimCharCorpus(tokens: bytes.map { index[Int($0)] }, alphabet: alphabet, source: source, isFallback: fallback)
     }
 
+    /// `count` seeded batches of windows from the held-out tail (`validationStart...`), the same for every run
+    /// of a reproduction that passes the same seed.
+    func validationWindows(count: Int, batch: Int, length: Int, seed: UInt64) -> [(inputs: [Int], targets: [Int])] {
+        var rng = PhiloxStream(seed: seed, stream: 1)
+        return (0..<count).map { _ in windows(batch: batch, length: length, in: validationStart..<tokens.count, rng: &rng) }
+    }
+
     /// `batch` windows of `length + 1` tokens starting at random positions in `range` (inputs and next-token
     /// targets), from the stream `rng`.
     func windows(batch: Int, length: Int, in range: Range<Int>, rng: inout PhiloxStream) -> (inputs: [Int], targets: [Int]) {

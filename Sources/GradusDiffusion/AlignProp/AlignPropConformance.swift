@@ -15,16 +15,7 @@ public enum AlignPropConformance {
     public static func run(case json: JSON, precision: GuidanceConformance.Precision = .float64) throws(GradusError) -> CaseResult? {
         let c = try GoldenCase(json)
         guard c.op == op else { return nil }
-        var checker = Checker(tol: json["tol"])
-        do {
-            try evaluate(c, &checker, dtype: precision == .float64 ? .float64 : .float32)
-        } catch let e as GradusError {
-            if case .format = e { throw e }
-            return GuidanceConformance.result(c, checker, extra: "error: \(e.message)")
-        } catch {
-            return GuidanceConformance.result(c, checker, extra: "error: \(error)")
-        }
-        return GuidanceConformance.result(c, checker, extra: nil)
+        return try GuidanceConformance.checked(c, tol: json["tol"]) { k in try evaluate(c, &k, dtype: precision == .float64 ? .float64 : .float32) }
     }
 
     static func tensor(_ t: (shape: [Int], data: [Double]), _ dtype: DType) -> Tensor {

@@ -43,12 +43,21 @@ public enum GuidanceConformance {
         // AlignProp and the gauge tools live beside the guidance math (they need autodiff and models).
         if let r = try DiffusionExtrasConformance.run(case: json, precision: precision) { return r }
         let c = try GoldenCase(json)
-        var checker = Checker(tol: json["tol"])
-        do {
+        return try checked(c, tol: json["tol"]) { k in
             switch precision {
-            case .float64: try dispatch(c, &checker, Double.self)
-            case .float32: try dispatch(c, &checker, Float.self)
+            case .float64: try dispatch(c, &k, Double.self)
+            case .float32: try dispatch(c, &k, Float.self)
             }
+        }
+    }
+
+    /// Runs `evaluate` against a fresh checker and turns its outcome into the case's result: a malformed case
+    /// (`GradusError.format`) propagates, `Unsupported` reports unsupported, any other error fails the case with
+    /// its message. Shared by every runner of the guidance golden file.
+    static func checked(_ c: GoldenCase, tol: JSON?, _ evaluate: (inout Checker) throws -> Void) throws(GradusError) -> CaseResult {
+        var checker = Checker(tol: tol)
+        do {
+            try evaluate(&checker)
         } catch let e as Unsupported {
             return CaseResult(id: c.id, op: c.op, status: .unsupported, maxAbsError: 0, maxRelError: 0, compared: 0, message: e.reason)
         } catch let e as GradusError {

@@ -5,7 +5,7 @@ import GradusRuntime
 /// the parameter update. Where ε sits relative to the bias correction is the `Correction`.
 ///
 /// `β1' = β1·s_t` when a `CosineDecayFactor` is given (Stable-SPAM), else `β1`.
-public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, SecondMomentTransform {
+public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, SecondMomentTransform, AdamHyperparameters {
     /// Where ε goes (spec §14.1).
     public enum Correction: Sendable {
         /// `m̂/(√v/√(1−β2^k) + ε)`, step `1/(1−β1^k)` (torch Adam/AdamW, AdamP, Stable-SPAM).
@@ -171,23 +171,6 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     }
     public func secondMoment(of state: State) -> StateBuffer<Scalar> { state.v }
 
-    public mutating func set(_ hyperparameter: Hyperparameter, to value: Double) -> Bool {
-        switch hyperparameter {
-        case .beta1: beta1 = value
-        case .beta2: beta2 = value
-        case .epsilon: epsilon = value
-        default: return false
-        }
-        return true
-    }
-    public func value(of hyperparameter: Hyperparameter) -> Double? {
-        switch hyperparameter {
-        case .beta1: return beta1
-        case .beta2: return beta2
-        case .epsilon: return epsilon
-        default: return nil
-        }
-    }
 }
 
 /// Stable-SPAM's `s_t = η_min + (1 − η_min)(1 + cos(π t/(T + 1)))/2` (no clamp), or 1 without `T`.
@@ -200,5 +183,34 @@ public struct CosineDecayFactor: Sendable, Equatable {
     public func factor(atStep t: Int) -> Double {
         guard let total = totalSteps else { return 1 }
         return minimum + (1 - minimum) * (1 + ScalarMath.cos(Double.pi * Double(t) / Double(total + 1))) / 2
+    }
+}
+
+/// Transforms whose run-time tunable hyperparameters are Adam's β1, β2 and ε (the float32 and 8-bit Adam
+/// moments): `set`/`value(of:)` come from here.
+public protocol AdamHyperparameters: GradientTransform {
+    var beta1: Double { get set }
+    var beta2: Double { get set }
+    var epsilon: Double { get set }
+}
+
+extension AdamHyperparameters {
+    public mutating func set(_ hyperparameter: Hyperparameter, to value: Double) -> Bool {
+        switch hyperparameter {
+        case .beta1: beta1 = value
+        case .beta2: beta2 = value
+        case .epsilon: epsilon = value
+        default: return false
+        }
+        return true
+    }
+
+    public func value(of hyperparameter: Hyperparameter) -> Double? {
+        switch hyperparameter {
+        case .beta1: return beta1
+        case .beta2: return beta2
+        case .epsilon: return epsilon
+        default: return nil
+        }
     }
 }

@@ -14,7 +14,7 @@ import _GradusShims
 ///
 /// Reference: Dettmers et al., "8-bit Optimizers via Block-wise Quantization"; bitsandbytes
 /// `optim/optimizer.py` (`Optimizer8bit`), `backends/cpu/ops.py`.
-public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransform {
+public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransform, AdamHyperparameters {
     /// Where a tensor's moments live.
     public enum Moments {
         case quantized(Blockwise8bitMoments)
@@ -244,22 +244,4 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
         }
     }
 
-    public mutating func set(_ hyperparameter: Hyperparameter, to value: Double) -> Bool {
-        switch hyperparameter {
-        case .beta1: beta1 = value
-        case .beta2: beta2 = value
-        case .epsilon: epsilon = value
-        default: return false
-        }
-        return true
-    }
-
-    public func value(of hyperparameter: Hyperparameter) -> Double? {
-        switch hyperparameter {
-        case .beta1: return beta1
-        case .beta2: return beta2
-        case .epsilon: return epsilon
-        default: return nil
-        }
-    }
 }
