@@ -48,6 +48,26 @@ import Testing
         #expect(bad.isEmpty, "\(bad.count) codes differ from the binary search")
     }
 
+    /// The folded table of `Blockwise8bitMoments.adamStep` (16 lanes, then a scalar tail) equals the direct path.
+    @Test(arguments: [Codebook.dynamicSigned, .dynamicUnsigned])
+    func foldedPathEqualsDirectPath(codebook: Codebook) {
+        let enc = FastCodebookEncoder(codebook)
+        let xs = Self.adversarialInputs(codebook)
+        for inv: Float in [1, 0.75, 3.5e3] {
+            for n in [xs.count, 37, 16, 5] {
+                var direct = [UInt8](repeating: 0, count: n), folded = direct
+                var keys = [UInt32](repeating: 0, count: n)
+                enc.encode(xs, count: n, inverseScale: inv, into: &direct)
+                enc.foldedOffsets.withUnsafeBufferPointer { t in
+                    Blockwise8bitMoments.encodeFolded(xs, count: n, inverseScale: inv, into: &folded, table: t.baseAddress!,
+                                                      keys: &keys)
+                }
+                let bad = (0..<n).filter { direct[$0] != folded[$0] }
+                #expect(bad.isEmpty, "inverse scale \(inv), n \(n): \(bad.count) codes differ, e.g. \(bad.prefix(3).map { xs[$0] })")
+            }
+        }
+    }
+
     @Test func noDirectPathForFourBitCodebooks() {
         #expect(!FastCodebookEncoder(.nf4).hasDirectPath)
     }
@@ -115,6 +135,37 @@ import Testing
                 #expect(sf.count == sr.count)
                 for (a, b) in zip(sf, sr) {
                     #expect(a.name == b.name && Self.sameBits(a.values, b.values), "\(name) n=\(n): \(a.name) differs")
+                }
+            }
+        }
+    }
+
+    /// Partial last blocks whose length is not a multiple of 4 (the scalar tail), and gradients with NaN, ±∞ and
+    /// huge values (NaN moments: the absmax is the max bit pattern; overflowing v: absmax ∞).
+    @Test func oddTailsAndNonFiniteGradientsMatchTheReferenceKernel() throws {
+        for n in [4096 + 3, 4096 + 270, 4096 + 256 + 1] {
+            for special: Float in [.nan, .infinity, -.infinity, 3e30, 0] {
+                let chain = try GradientChain<Float>.adamW8bit(learningRate: .constant(1e-2), weightDecay: 0.1)
+                let opt = try FusedOptimizer(chain: chain, shapes: [[n]])
+                let ref = try FusedOptimizer(chain: Self.referenceChain(chain), shapes: [[n]])
+                var x = (0..<n).map { Float(($0 % 13) - 6) * 0.1 }, xr = x
+                for s in 0..<4 {
+                    var g = Self.gradient(n, step: s)
+                    if s >= 1 { for i in stride(from: 5 + s, to: n, by: 1001) { g[i] = special } }
+                    try x.withUnsafeMutableBufferPointer { xb in
+                        try g.withUnsafeBufferPointer { gb in
+                            try opt.step([ParameterBuffer(values: xb.baseAddress!, gradient: gb.baseAddress!, count: n)])
+                        }
+                    }
+                    try xr.withUnsafeMutableBufferPointer { xb in
+                        try g.withUnsafeBufferPointer { gb in
+                            try ref.step([ParameterBuffer(values: xb.baseAddress!, gradient: gb.baseAddress!, count: n)])
+                        }
+                    }
+                }
+                #expect(Self.sameBits(x, xr), "n=\(n) special \(special): parameters differ")
+                for (a, b) in zip(opt.stateEntries(), ref.stateEntries()) {
+                    #expect(a.name == b.name && Self.sameBits(a.values, b.values), "n=\(n) special \(special): \(a.name) differs")
                 }
             }
         }

@@ -30,6 +30,10 @@ public struct FastCodebookEncoder: Sendable {
     let sortedValues: [Float]
     /// Direct path: `E` per bucket (see the type's comment); empty when the codebook does not allow it.
     let offsets: [UInt32]
+    /// Direct path with the sign folded in: `F[k] = E[k] − h(k)`, `h(k)` the high 18 bits of `b ^ (b >>ₐ 31)` for
+    /// the patterns `b` of bucket `k`, so that code = `(F[b >> 14] + (b ^ (b >>ₐ 31))) >> 14` (no mask, no
+    /// sign select; used by `Blockwise8bitMoments.adamStep`). Empty with `offsets`.
+    let foldedOffsets: [UInt32]
 
     static let shift: UInt32 = 14
     /// Buckets of |x| ≤ 1 (0x3F80_0000 >> 14 = 0xFE00) per sign.
@@ -73,6 +77,19 @@ public struct FastCodebookEncoder: Sendable {
             + Array(repeating: .infinity, count: steps + 1)
         self.sortedValues = codebook.sortedCodes.map { codebook.values[Int($0)] }
         self.offsets = Self.directOffsets(codebook, rank: rank)
+        self.foldedOffsets = Self.folded(offsets)
+    }
+
+    /// `F[k] = E[k] − h(k)` (see `foldedOffsets`): for the patterns `b` of key `k = b >> 14`,
+    /// `b ^ (b >>ₐ 31) = h(k) + low'` with `low'` the low 14 bits flipped for negative numbers, so
+    /// `F[k] + (b ^ (b >>ₐ 31)) = E[k] + low'` (wrapping arithmetic; the sum is below 2³²).
+    static func folded(_ offsets: [UInt32]) -> [UInt32] {
+        let lowMask = (UInt32(1) << shift) - 1
+        return offsets.indices.map { k in
+            let high = UInt32(k) << shift
+            let sign = UInt32(bitPattern: Int32(bitPattern: high) &>> 31)
+            return offsets[k] &- ((high ^ sign) & ~lowMask)
+        }
     }
 
     /// `E` per bucket for the direct path, from the exact rank (midpoints in double precision, values
@@ -246,94 +263,5 @@ public final class Blockwise8bitMoments: @unchecked Sendable {
             v[i] = uv[Int(codesV[i])] * absmaxV[b]
         }
         return (m, v)
-    }
-}
-
-extension Blockwise8bitMoments {
-    /// One 8-bit Adam step (bitsandbytes `Adam8bit`, spec §4.3) on elements `offset ..< offset + count`
-    /// (`offset` a multiple of `blockSize`), float32 and concrete so that it vectorises. Per quantization
-    /// block (256 elements, in L1), short loops so that only the table gathers are scalar:
-    /// 1. gather the code values (scalar: one byte and one float load per element and moment);
-    /// 2. `m = β1·(value·absmax) + (1−β1)g`, `v = β2·(value·absmax) + (1−β2)g²` (vector);
-    /// 3. the new absmax as the integer max of |x| bit patterns (orders like the magnitudes; vector);
-    /// 4. `u = m/(√v/c2 + ε)` into `output`, or with `parameters` `θ ← (a·θ + c·u)·b` (the branches and
-    ///    arithmetic of `Kernels.applyUpdate`), vector;
-    /// 5. requantize both moments with `FastCodebookEncoder.encodeDirect` (vector, one table load, vector).
-    /// The same arithmetic, in the same order, as `AdamPreconditioner8bit.applyQuantizedReference`.
-    // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
-    public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
-                         correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
-                         parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
-        let se = Self.signed, ue = Self.unsigned
-        let c1 = 1 - b1, c2 = 1 - b2
-        let qbs = blockSize
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * qbs) { tmp in
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: qbs) { itmp in
-            let tm = tmp.baseAddress!, tv = tm + qbs, keys = itmp.baseAddress!
-            se.codebook.values.withUnsafeBufferPointer { svb in
-            ue.codebook.values.withUnsafeBufferPointer { uvb in
-            se.offsets.withUnsafeBufferPointer { sob in
-            ue.offsets.withUnsafeBufferPointer { uob in
-                let sv = svb.baseAddress!, uv = uvb.baseAddress!, so = sob.baseAddress!, uo = uob.baseAddress!
-                var start = 0
-                while start < count {
-                    let len = Swift.min(qbs, count - start)
-                    let e = offset + start, b = e / qbs
-                    let cm = codesM + e, cv = codesV + e
-                    let am = absmaxM[b], av = absmaxV[b]
-                    let gs = g + start
-                    // 1. code values (the only float gathers)
-                    var i = 0
-                    while i < len { tm[i] = sv[Int(cm[i])]; tv[i] = uv[Int(cv[i])]; i &+= 1 }
-                    // 2. moments
-                    i = 0
-                    while i < len {
-                        let gi = gs[i]
-                        tm[i] = b1 * (tm[i] * am) + c1 * gi
-                        tv[i] = b2 * (tv[i] * av) + c2 * gi * gi
-                        i &+= 1
-                    }
-                    // 3. absmax
-                    var mxb: UInt32 = 0, vxb: UInt32 = 0
-                    i = 0
-                    while i < len {
-                        let x = tm[i].bitPattern & 0x7FFF_FFFF, y = tv[i].bitPattern & 0x7FFF_FFFF
-                        mxb = x > mxb ? x : mxb
-                        vxb = y > vxb ? y : vxb
-                        i &+= 1
-                    }
-                    // 4. the update
-                    if let theta {
-                        let t = theta + start
-                        i = 0
-                        if a == 1 && pb == 1 {
-                            while i < len { t[i] += c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)); i &+= 1 }
-                        } else if pb == 1 {
-                            while i < len { t[i] = t[i] * a + c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps)); i &+= 1 }
-                        } else {
-                            while i < len { t[i] = (t[i] * a + c * (tm[i] / (gradus_sqrtf(tv[i]) / corr + eps))) * pb; i &+= 1 }
-                        }
-                    } else if let output {
-                        let o = output + start
-                        i = 0
-                        while i < len { o[i] = tm[i] / (gradus_sqrtf(tv[i]) / corr + eps); i &+= 1 }
-                    }
-                    // 5. requantize
-                    let mx = Float(bitPattern: mxb), vx = Float(bitPattern: vxb)
-                    absmaxM[b] = mx; absmaxV[b] = vx
-                    if mx > 0 {
-                        FastCodebookEncoder.encodeDirect(tm, count: len, inverseScale: 1 / mx, into: cm, offsets: so, keys: keys)
-                    } else {
-                        cm.update(repeating: se.codebook.zeroCode, count: len)
-                    }
-                    if vx > 0 {
-                        FastCodebookEncoder.encodeDirect(tv, count: len, inverseScale: 1 / vx, into: cv, offsets: uo, keys: keys)
-                    } else {
-                        cv.update(repeating: ue.codebook.zeroCode, count: len)
-                    }
-                    start += len
-                }
-            }}}}
-        }}
     }
 }
