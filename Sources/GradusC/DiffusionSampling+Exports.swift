@@ -1,6 +1,6 @@
 // Section "Diffusion" of include/gradus.h, part 2: guided sampling (DDPM, DDIM, flow Euler with CFG, CFG-rescale or
 // APG) and PNG image grids. The chains are GradusDiffusion's (`Sampling`, `GuidedDenoiser`, the guidance rules),
-// run in float32 with Philox noise exactly as `ConditionalSampling` does, plus the schedule's timestep spacing.
+// run by `ConditionalSampling` in float32 with Philox noise, with the schedule's timestep spacing.
 import Gradus
 import _GradusShims
 
@@ -26,7 +26,6 @@ private struct SampleRequest {
     var space: GuidanceSpace
     var seed: UInt64
     var guidance: GuidanceChoice
-    var formulation: CFGFormulation
 }
 
 private func finite(_ v: Double, _ name: String) throws(GradusError) -> Double {
@@ -65,8 +64,8 @@ private func sampleRequest(_ o: gradus_sample_options, _ sched: NoiseScheduleBox
     let guidance: GuidanceChoice
     switch o.guidance {
     case GRADUS_GUIDANCE_NONE: guidance = .none
-    case GRADUS_GUIDANCE_CFG: guidance = .cfg(scale: scale, rescale: 0)
-    case GRADUS_GUIDANCE_CFG_RESCALE: guidance = .cfg(scale: scale, rescale: phi)
+    case GRADUS_GUIDANCE_CFG: guidance = .cfg(scale: scale, rescale: 0, formulation: formulation)
+    case GRADUS_GUIDANCE_CFG_RESCALE: guidance = .cfg(scale: scale, rescale: phi, formulation: formulation)
     case GRADUS_GUIDANCE_APG:
         let eta = try finite(o.apg_eta, "apg_eta"), r = try finite(o.apg_norm_threshold, "apg_norm_threshold")
         let beta = try finite(o.apg_momentum, "apg_momentum")
@@ -93,42 +92,20 @@ private func sampleRequest(_ o: gradus_sample_options, _ sched: NoiseScheduleBox
     default: throw .invalidArgument("options->guidance \(o.guidance) is not a GRADUS_GUIDANCE_* value")
     }
     return SampleRequest(steps: Int(o.steps), eta: o.eta, ancestral: o.sampler == GRADUS_SAMPLER_DDPM, space: space,
-                         seed: o.seed, guidance: guidance, formulation: formulation)
+                         seed: o.seed, guidance: guidance)
 }
 
-/// Runs the chain for `labels` with one guidance rule; returns the samples, flat `(B, sampleShape...)`.
+/// Runs the chain for `labels` with the request's guidance (`ConditionalSampling`, plus the schedule's spacing);
+/// returns the samples, flat `(B, sampleShape...)`.
 private func sample(_ net: any ConditionalDenoiser & Module, _ sched: NoiseScheduleBox, _ r: SampleRequest,
                     labels: [Int]) throws(GradusError) -> [Float] {
-    let shape = [labels.count] + net.sampleShape
-    var rng = PhiloxStream(seed: r.seed, stream: 3)
-    let xT: [Float] = Sampling.normal(count: shape.reduce(1, *), rng: &rng)
-    func run<R: GuidanceRule>(_ rule: R) throws(GradusError) -> [Float] where R.Scalar == Float {
-        guard let kind = sched.kind else {
-            var state = try rule.makeState(shape: shape)
-            return try Sampling.flowEuler(FlowEulerSampler(shift: sched.flowShift), steps: r.steps, trainSteps: sched.trainSteps,
-                                          xT: xT) { (x: [Float], t: Double) throws(GradusError) -> [Float] in
-                let (c, u) = try net.predictPair(x, timestep: t, labels: labels)
-                return try rule.update(cond: c, uncond: u, state: &state)
-            }
-        }
-        // The spaced timesteps must lie on the schedule (LEADING + steps_offset can pass its end).
-        for t in try sched.timesteps(r.steps) where t >= Double(sched.trainSteps) {
-            throw .invalidArgument("timestep \(Int(t)) of a \(r.steps)-step chain is past the schedule's \(sched.trainSteps) steps (lower steps_offset)")
-        }
-        let guided = try GuidedDenoiser(rule: rule, shape: shape, space: r.space, model: net.guidedModel(labels: labels))
-        let denoise = { (x: [Float], t: Int) throws(GradusError) -> [Float] in try guided(x, t: t) }
-        if r.ancestral {
-            return try Sampling.ddpm(DDPMSampler(schedule: sched.schedule, kind: kind), steps: r.steps, spacing: sched.spacing,
-                                     offset: sched.offset, xT: xT, rng: &rng, denoise: denoise)
-        }
-        return try Sampling.ddim(DDIMSampler(schedule: sched.schedule, kind: kind), steps: r.steps, spacing: sched.spacing,
-                                 offset: sched.offset, eta: r.eta, xT: xT, rng: &rng, denoise: denoise)
+    guard let kind = sched.kind else {
+        return try ConditionalSampling.flow(model: net, labels: labels, sampler: FlowEulerSampler(shift: sched.flowShift),
+                                            steps: r.steps, trainSteps: sched.trainSteps, guidance: r.guidance, seed: r.seed)
     }
-    switch r.guidance {
-    case .none: return try run(ClassifierFreeGuidance<Float>(scale: 1))
-    case .cfg(let s, let phi): return try run(ClassifierFreeGuidance<Float>(scale: s, formulation: r.formulation, rescale: phi))
-    case .apg(let config): return try run(AdaptiveProjectedGuidance<Float>(config))
-    }
+    return try ConditionalSampling.diffusion(model: net, labels: labels, schedule: sched.schedule, kind: kind, steps: r.steps,
+                                             spacing: sched.spacing, offset: sched.offset, eta: r.eta, ancestral: r.ancestral,
+                                             guidance: r.guidance, space: r.space, seed: r.seed)
 }
 
 @c @implementation public func gradus_diffusion_sample(

@@ -22,7 +22,7 @@ public protocol GuidanceState {
 ///
 /// Make a fresh state (or call `reset`) before every new generation: APG's momentum must start at zero.
 /// `update` does not allocate; the state carries its scratch buffers.
-public protocol GuidanceRule: Sendable {
+public protocol GuidanceRule<Scalar>: Sendable {
     associatedtype Scalar: BinaryFloatingPoint & Sendable
     associatedtype State: GuidanceState
 

@@ -14,10 +14,12 @@ public protocol OptimizerScalar: BinaryFloatingPoint, Sendable {
     static func squareRoot(of x: Self) -> Self
     /// eˣ.
     static func exponential(_ x: Self) -> Self
-    /// eˣ without a library call, so that loops calling it vectorise (diffGrad's friction): `Float` uses
-    /// Cephes' `expf` polynomial (within 2 ulp of `expf` on [−87.3, 88]; arguments are clamped to that
-    /// range, so it never returns 0 or ∞), `Double` the C library's `exp` (golden tests, no hot path).
-    static func fastExponential(_ x: Self) -> Self
+    /// `σ(|x|) = 1/(1 + e^−|x|)`, diffGrad's friction, without a library call so that the loop calling it
+    /// vectorises. `Float`: Cephes' `expf` reduction with the polynomial one degree shorter (the argument is never
+    /// positive, so no upper clamp; clamped at −87.3 so the exponent bits never underflow, where σ is 1 to float32
+    /// precision anyway): within 3 ulp of the float64 value (measured over every 7th float in ±[1e−30, 200]).
+    /// `Double`: the C library's `exp` (golden tests, no hot path).
+    static func logisticOfMagnitude(_ x: Self) -> Self
     /// A short name (`"float32"`, `"float64"`) for messages and checkpoints.
     static var dtypeName: String { get }
 }
@@ -25,23 +27,24 @@ public protocol OptimizerScalar: BinaryFloatingPoint, Sendable {
 extension Float: OptimizerScalar {
     @inlinable @inline(__always) public static func squareRoot(of x: Float) -> Float { gradus_sqrtf(x) }
     @inlinable @inline(__always) public static func exponential(_ x: Float) -> Float { expf(x) }
-    @inlinable @inline(__always) public static func fastExponential(_ x: Float) -> Float {
-        // x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact n·ln2_hi), eʳ by a degree-7
+    @inlinable @inline(__always) public static func logisticOfMagnitude(_ x: Float) -> Float {
+        // −|x| = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact n·ln2_hi), eʳ by a degree-6
         // polynomial, 2ⁿ built in the exponent bits. Adding 1.5·2²³ rounds t to an integer that then sits in
         // the low mantissa bits of k, so no float-to-int conversion (which would trap or not vectorise) is needed.
-        let xc = Swift.min(Swift.max(x, -87.33654), 88)
+        // `x < c ? x : c` rather than `Swift.max`, which costs a NaN-handling blend per lane; NaN stays NaN.
+        let y = -x.magnitude
+        let xc = y < -87.33654 ? -87.33654 : y
         let magic: Float = 12_582_912
         let k = xc * 1.442_695_04 + magic
         let n = k - magic
         let r = (xc - n * 0.693_359_375) - n * -2.121_944_40e-4
-        var p: Float = 1.987_569_150_0e-4
-        p = p * r + 1.398_199_950_7e-3
+        var p: Float = 1.398_199_950_7e-3
         p = p * r + 8.333_451_907_3e-3
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         let er = p * r * r + r + 1
-        return er * Float(bitPattern: (k.bitPattern &+ 127) &<< 23)
+        return 1 / (1 + er * Float(bitPattern: (k.bitPattern &+ 127) &<< 23))
     }
     public static var dtypeName: String { "float32" }
 }
@@ -49,7 +52,7 @@ extension Float: OptimizerScalar {
 extension Double: OptimizerScalar {
     @inlinable @inline(__always) public static func squareRoot(of x: Double) -> Double { gradus_sqrt(x) }
     @inlinable @inline(__always) public static func exponential(_ x: Double) -> Double { exp(x) }
-    @inlinable @inline(__always) public static func fastExponential(_ x: Double) -> Double { exp(x) }
+    @inlinable @inline(__always) public static func logisticOfMagnitude(_ x: Double) -> Double { 1 / (1 + exp(-x.magnitude)) }
     public static var dtypeName: String { "float64" }
 }
 

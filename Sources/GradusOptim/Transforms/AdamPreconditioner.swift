@@ -123,43 +123,69 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func applyUpdating(_ state: State, input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>?,
                               update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int {
-        switch (form, weights) {
-        case (.standard, nil): fusedLoop(state, input, nil, update, block, nesterov: false)
-        case (.nesterov, nil): fusedLoop(state, input, nil, update, block, nesterov: true)
-        case (.standard, let w?): fusedLoop(state, input, w, update, block, nesterov: false)
-        case (.nesterov, let w?): fusedLoop(state, input, w, update, block, nesterov: true)
+        fused(state, input, weights, nil, update, block)
+    }
+
+    /// `applyUpdating` with diffGrad's friction in the same loop: the update of element `i` is weighed by
+    /// `ξ = σ(|g_prev − g|)` (times `weights[i]` when given) and `g_prev ← g`, `g = update.inputScale · input`.
+    /// `previous`: `g_prev` of the block.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public func applyUpdatingDamped(_ state: State, input: UnsafePointer<Scalar>, previous: UnsafeMutablePointer<Scalar>,
+                                    weights: UnsafePointer<Scalar>?, update: ParameterUpdate<Scalar>,
+                                    block: BlockContext<Scalar>) -> Int {
+        fused(state, input, weights, previous, update, block)
+    }
+
+    @inline(__always)
+    func fused(_ state: State, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
+               _ previous: UnsafeMutablePointer<Scalar>?, _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>) -> Int {
+        switch form {
+        case .standard: fusedLoop(state, input, weights, previous, update, block, nesterov: false)
+        case .nesterov: fusedLoop(state, input, weights, previous, update, block, nesterov: true)
         }
         return 0
     }
 
-    // g, m, v, θ, w: (n) for the block; constant flags, so each call site is its own loop.
+    // g, m, v, θ, w, g_prev: (n) for the block. `nesterov` is a constant per call site and the switch on what is
+    // given picks one of four loops, so every loop is straight-line code that vectorises.
     @inline(__always)
     func fusedLoop(_ state: State, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
+                   _ previous: UnsafeMutablePointer<Scalar>?,
                    _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>, nesterov: Bool) {
         let m = state.m.base + block.offset, v = state.v.base + block.offset, theta = update.parameters
         let b1 = state.beta1, c1 = 1 - b1, b2 = Scalar(beta2), c2 = 1 - b2
         let d = state.denominatorScale, eps = Scalar(epsilon)
         let a = update.preFactor, c = update.scale, b = update.postFactor, s = update.inputScale
         let n = block.count
+        // One element: the moments, then `θ ← (aθ + c·u·w)·b`.
+        @inline(__always) func step(_ i: Int, _ g: Scalar, _ w: Scalar?) {
+            let mi = b1 * m[i] + c1 * g
+            let vi = b2 * v[i] + c2 * g * g
+            m[i] = mi; v[i] = vi
+            var u = (nesterov ? b1 * mi + c1 * g : mi) / (Scalar.squareRoot(of: vi) * d + eps)
+            if let w { u = u * w }
+            theta[i] = (theta[i] * a + c * u) * b
+        }
         var i = 0
-        if let w = weights {
+        switch (weights, previous) {
+        case (nil, nil):
+            while i < n { step(i, s * input[i], nil); i &+= 1 }
+        case (let w?, nil):
+            while i < n { step(i, s * input[i], w[i]); i &+= 1 }
+        case (nil, let p?):
             while i < n {
                 let g = s * input[i]
-                let mi = b1 * m[i] + c1 * g
-                let vi = b2 * v[i] + c2 * g * g
-                m[i] = mi; v[i] = vi
-                let u = (nesterov ? b1 * mi + c1 * g : mi) / (Scalar.squareRoot(of: vi) * d + eps) * w[i]
-                theta[i] = (theta[i] * a + c * u) * b
+                let xi = Scalar.logisticOfMagnitude(p[i] - g)
+                p[i] = g
+                step(i, g, xi)
                 i &+= 1
             }
-        } else {
+        case (let w?, let p?):
             while i < n {
                 let g = s * input[i]
-                let mi = b1 * m[i] + c1 * g
-                let vi = b2 * v[i] + c2 * g * g
-                m[i] = mi; v[i] = vi
-                let u = (nesterov ? b1 * mi + c1 * g : mi) / (Scalar.squareRoot(of: vi) * d + eps)
-                theta[i] = (theta[i] * a + c * u) * b
+                let xi = Scalar.logisticOfMagnitude(p[i] - g) * w[i]
+                p[i] = g
+                step(i, g, xi)
                 i &+= 1
             }
         }
