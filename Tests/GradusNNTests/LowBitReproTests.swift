@@ -64,5 +64,28 @@ import Testing
         try Self.checkTablesAndJSON(r, name: "reste")
         #expect(r.metrics["test_accuracy_reste"]?.array?.count == 3)
         #expect(r.metrics["reste_o_per_epoch"]?.array?.first?.double == 1)
+        // the o_end sweep {1, 1.5, 2, 3, 5, 10} plus the clipped STE, every arm over the same 3 seeds
+        let sweep = try #require(r.metrics["sweep"]?.array)
+        #expect(sweep.count == 7)
+        #expect(sweep.map { $0["o_end"]?.double } == [nil, 1, 1.5, 2, 3, 5, 10])
+        #expect(sweep.allSatisfy { $0["test_accuracy"]?.array?.count == 3 && $0["estimating_error"]?.double != nil })
+        #expect(r.tables[0].rows.count == 7)
+        #expect(r.claims.count == 5)
+    }
+
+    @Test func resteBinaryMLPFollowsTheOfficialLayout() throws {
+        // vgg_small_1w1a as an MLP: fp first layer (no bias), ReLU before BN, binary hidden layers, fp classifier
+        let m = try LowBitReSTE.model(hidden: 16, seed: 3, estimator: .reste(o: 1, t: 1.5))
+        let binary = m.quantizedLayers
+        #expect(binary.count == 2)
+        let kinds = m.layers.layers.map { l -> String in
+            l is BinaryLinear ? "bin" : l is Linear ? "fp" : l is BatchNorm ? "bn" : l is Activation ? "relu" : "?"
+        }
+        #expect(kinds == ["fp", "relu", "bn", "bin", "relu", "bn", "bin", "relu", "bn", "fp"])
+        #expect(binary.allSatisfy { ($0.1.wrapped as? Linear)?.bias == nil })
+        #expect(m.parameters.count == 11)  // first W; 3 BN × (γ, β); 2 binary W; classifier W, b
+        let w = try #require(binary.first?.1.wrapped as? Linear).weight.scalars(as: Double.self)
+        let std = (w.reduce(0) { $0 + $1 * $1 } / Double(w.count)).squareRoot()
+        #expect(abs(std - (2.0 / 16).squareRoot()) < 0.1)
     }
 }
