@@ -108,3 +108,24 @@ public struct ConservativeScore {
         }
     }
 }
+
+extension ConservativeScore {
+    /// The residual ("denoiser") energy `E(x, t) = ½‖x − f(x, t)‖²` of Salimans & Ho, "Should EBMs model the
+    /// energy or the score?" (2021), also used by Du et al., "Reduce, reuse, recycle" (2023):
+    /// `−∇ₓE = −(I − J_f)ᵀ(x − f)`.
+    ///
+    /// Use it as `s = −∇ₓE/σ²` at noise level σ, with `f` a network of the same structure as an unconstrained
+    /// denoiser: at the denoising-score-matching optimum `f` is the x₀-prediction (Tweedie: `s = (f − x)/σ²`), and
+    /// near a data manifold `J_f` tends to the tangent projector, so `(I − J_f)ᵀ(x − f) → x − f`. The field stays
+    /// exactly conservative (its Jacobian is the Hessian of `E`), while the network keeps the unconstrained model's
+    /// inductive bias: Salimans & Ho found such energies train as well as the unconstrained score "when using a
+    /// comparable model structure". A bare scalar MLP energy has no such bias: near a curved manifold it must build
+    /// the valley `½·dist²` from the weak higher-order terms of its activations, and trains far slower.
+    /// - Parameter f: `(x (B, D), timesteps) -> (B, D)`, rows independent (a denoiser's x₀-prediction).
+    public static func makeResidual(_ f: @escaping (Tensor, [Double]) throws(GradusError) -> Tensor) -> ConservativeScore {
+        ConservativeScore(energy: { (x: Tensor, t: [Double]) throws(GradusError) -> Tensor in
+            let r = try x - (try f(x, t))                       // (B, D)
+            return try r.square().sum(axis: 1) * 0.5            // (B)
+        })
+    }
+}
