@@ -34,7 +34,7 @@ extension BenchContext {
                 // The floor: the C Adam's time scaled by the bytes this optimizer must move (B/elem / 28).
                 let floor = cAdam.map { $0 * bytes / 28 }
                 table.add([label, "\(th)", ms(t), fmt(bytes, 0), fmt(bw, 1), triad.map { fmt(100 * bw / $0, 0) + "%" } ?? "n/a",
-                           ratio(t, cAdam), floor.map { fmt(bytes / 28, 2) + "×" } ?? "n/a", ratio(t, floor),
+                           ratio(t, cAdam), floor == nil ? "n/a" : fmt(bytes / 28, 2) + "×", ratio(t, floor),
                            ms(cAdam), triad.map { fmt($0, 1) } ?? "n/a", ms(torchTime)])
             }
         }
