@@ -69,7 +69,7 @@ import Gradus
     }
 
     @Test func grokking() throws {
-        let r = try OptimGrokking.run(Self.options(0.01)) { _ in }
+        let r = try OptimGrokking.run(Self.options(0.0001)) { _ in }
         Self.checkStructure(r, name: "grokking")
         let runs = try #require(r.metrics["runs"]?.object)
         #expect(runs.count == 4)
