@@ -20,7 +20,7 @@ public enum OptimLRSensitivity: Reproduction {
     public static let summary = "Final loss over a learning-rate sweep for a small char-level Transformer LM, with and without qk-LayerNorm + z-loss"
 
     static let width = 64, heads = 4, layers = 2, context = 64, batch = 16
-    public static let learningRates = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+    public static let learningRates = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
     static let zLoss = 1e-4, weightDecay = 1e-4, validationBatches = 8
 
     /// Token + position embeddings, pre-LN causal blocks, final LayerNorm and a linear head.
