@@ -14,12 +14,12 @@ public protocol OptimizerScalar: BinaryFloatingPoint, Sendable {
     static func squareRoot(of x: Self) -> Self
     /// eˣ.
     static func exponential(_ x: Self) -> Self
-    /// `σ(|x|) = 1/(1 + e^−|x|)`, diffGrad's friction, without a library call so that the loop calling it
-    /// vectorises. `Float`: Cephes' `expf` reduction with the polynomial one degree shorter (the argument is never
+    /// `1/σ(|x|) = 1 + e^−|x|`, the denominator of diffGrad's friction `σ(|x|)`, without a library call so that the
+    /// loop calling it vectorises. `Float`: Cephes' `expf` reduction with the polynomial one degree shorter (the argument is never
     /// positive, so no upper clamp; clamped at −87.3 so the exponent bits never underflow, where σ is 1 to float32
-    /// precision anyway): within 3 ulp of the float64 value (measured over every 7th float in ±[1e−30, 200]).
+    /// precision anyway): σ computed from it is within 3 ulp of the float64 value (measured over ±[1e−30, 200]).
     /// `Double`: the C library's `exp` (golden tests, no hot path).
-    static func logisticOfMagnitude(_ x: Self) -> Self
+    static func inverseLogisticOfMagnitude(_ x: Self) -> Self
     /// A short name (`"float32"`, `"float64"`) for messages and checkpoints.
     static var dtypeName: String { get }
 }
@@ -27,7 +27,7 @@ public protocol OptimizerScalar: BinaryFloatingPoint, Sendable {
 extension Float: OptimizerScalar {
     @inlinable @inline(__always) public static func squareRoot(of x: Float) -> Float { gradus_sqrtf(x) }
     @inlinable @inline(__always) public static func exponential(_ x: Float) -> Float { expf(x) }
-    @inlinable @inline(__always) public static func logisticOfMagnitude(_ x: Float) -> Float {
+    @inlinable @inline(__always) public static func inverseLogisticOfMagnitude(_ x: Float) -> Float {
         // −|x| = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact n·ln2_hi), eʳ by a degree-6
         // polynomial, 2ⁿ built in the exponent bits. Adding 1.5·2²³ rounds t to an integer that then sits in
         // the low mantissa bits of k, so no float-to-int conversion (which would trap or not vectorise) is needed.
@@ -44,7 +44,7 @@ extension Float: OptimizerScalar {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         let er = p * r * r + r + 1
-        return 1 / (1 + er * Float(bitPattern: (k.bitPattern &+ 127) &<< 23))
+        return 1 + er * Float(bitPattern: (k.bitPattern &+ 127) &<< 23)
     }
     public static var dtypeName: String { "float32" }
 }
@@ -52,7 +52,7 @@ extension Float: OptimizerScalar {
 extension Double: OptimizerScalar {
     @inlinable @inline(__always) public static func squareRoot(of x: Double) -> Double { gradus_sqrt(x) }
     @inlinable @inline(__always) public static func exponential(_ x: Double) -> Double { exp(x) }
-    @inlinable @inline(__always) public static func logisticOfMagnitude(_ x: Double) -> Double { 1 / (1 + exp(-x.magnitude)) }
+    @inlinable @inline(__always) public static func inverseLogisticOfMagnitude(_ x: Double) -> Double { 1 + exp(-x.magnitude) }
     public static var dtypeName: String { "float64" }
 }
 

@@ -84,35 +84,68 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         return nil
     }
 
+    /// One element of Adam: updates `m[i]`, `v[i]` from `g` and returns `num/(den·f)`, `num` = `m` (or Nesterov's
+    /// `β1 m + (1−β1) g`), `den` = `√v·a + ε`, `f` diffGrad's friction denominator `1 + e^−|g_prev − g|` when given
+    /// (one division instead of `num/den` times `1/f`). Every loop below runs this, so the fused and unfused paths
+    /// agree bit for bit.
+    struct ElementStep {
+        let m: UnsafeMutablePointer<Scalar>, v: UnsafeMutablePointer<Scalar>
+        let b1: Scalar, c1: Scalar, b2: Scalar, c2: Scalar, a: Scalar, eps: Scalar
+        let nesterov: Bool
+        @inline(__always)
+        func callAsFunction(_ i: Int, _ g: Scalar, friction f: Scalar?) -> Scalar {
+            let mi = b1 * m[i] + c1 * g
+            let vi = b2 * v[i] + c2 * g * g
+            m[i] = mi; v[i] = vi
+            var den = Scalar.squareRoot(of: vi) * a + eps
+            if let f { den = den * f }
+            return (nesterov ? b1 * mi + c1 * g : mi) / den
+        }
+    }
+
+    @inline(__always)
+    func elementStep(_ state: State, _ block: BlockContext<Scalar>, nesterov: Bool) -> ElementStep {
+        let b1 = state.beta1, b2 = Scalar(beta2)
+        return ElementStep(m: state.m.base + block.offset, v: state.v.base + block.offset, b1: b1, c1: 1 - b1, b2: b2,
+                           c2: 1 - b2, a: state.denominatorScale, eps: Scalar(epsilon), nesterov: nesterov)
+    }
+
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {
-        // g, m, v, out: (n) for the block; m, v updated in place.
-        let m = state.m.base + block.offset, v = state.v.base + block.offset
-        let b1 = state.beta1, c1 = 1 - b1, b2 = Scalar(beta2), c2 = 1 - b2
-        let a = state.denominatorScale, eps = Scalar(epsilon)
-        let n = block.count
+        unfused(state, input, nil, output, block)
+    }
+
+    /// `apply` with diffGrad's friction: output `ξ·m/(√v·a + ε)`, `ξ = σ(|g_prev − g|)`, and `g_prev ← g`.
+    /// `previous`: `g_prev` of the block. `input` may alias `output`.
+    @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
+    public func applyDamped(_ state: State, input: UnsafePointer<Scalar>, previous: UnsafeMutablePointer<Scalar>,
+                            output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) -> Int {
+        unfused(state, input, previous, output, block)
+    }
+
+    // g, g_prev, out: (n) for the block; m, v updated in place.
+    @inline(__always)
+    func unfused(_ state: State, _ input: UnsafePointer<Scalar>, _ previous: UnsafeMutablePointer<Scalar>?,
+                 _ output: UnsafeMutablePointer<Scalar>, _ block: BlockContext<Scalar>) -> Int {
+        @inline(__always) func loop(_ step: ElementStep) {
+            let n = block.count
+            var i = 0
+            if let p = previous {
+                while i < n {
+                    let g = input[i]
+                    let f = Scalar.inverseLogisticOfMagnitude(p[i] - g)
+                    p[i] = g
+                    output[i] = step(i, g, friction: f)
+                    i &+= 1
+                }
+            } else {
+                while i < n { output[i] = step(i, input[i], friction: nil); i &+= 1 }
+            }
+        }
         switch form {
-        case .standard:
-            var i = 0
-            while i < n {
-                let g = input[i]
-                let mi = b1 * m[i] + c1 * g
-                let vi = b2 * v[i] + c2 * g * g
-                m[i] = mi; v[i] = vi
-                output[i] = mi / (Scalar.squareRoot(of: vi) * a + eps)
-                i &+= 1
-            }
-        case .nesterov:
-            var i = 0
-            while i < n {
-                let g = input[i]
-                let mi = b1 * m[i] + c1 * g
-                let vi = b2 * v[i] + c2 * g * g
-                m[i] = mi; v[i] = vi
-                output[i] = (b1 * mi + c1 * g) / (Scalar.squareRoot(of: vi) * a + eps)
-                i &+= 1
-            }
+        case .standard: loop(elementStep(state, block, nesterov: false))
+        case .nesterov: loop(elementStep(state, block, nesterov: true))
         }
         return 0
     }
@@ -126,8 +159,8 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         fused(state, input, weights, nil, update, block)
     }
 
-    /// `applyUpdating` with diffGrad's friction in the same loop: the update of element `i` is weighed by
-    /// `ξ = σ(|g_prev − g|)` (times `weights[i]` when given) and `g_prev ← g`, `g = update.inputScale · input`.
+    /// `applyUpdating` with diffGrad's friction in the same loop (`applyDamped`'s arithmetic), then the update
+    /// weighed by `weights[i]` when given; `g = update.inputScale · input`, `g_prev ← g`.
     /// `previous`: `g_prev` of the block.
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func applyUpdatingDamped(_ state: State, input: UnsafePointer<Scalar>, previous: UnsafeMutablePointer<Scalar>,
@@ -140,52 +173,40 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     func fused(_ state: State, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
                _ previous: UnsafeMutablePointer<Scalar>?, _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>) -> Int {
         switch form {
-        case .standard: fusedLoop(state, input, weights, previous, update, block, nesterov: false)
-        case .nesterov: fusedLoop(state, input, weights, previous, update, block, nesterov: true)
+        case .standard: fusedLoop(elementStep(state, block, nesterov: false), input, weights, previous, update, block)
+        case .nesterov: fusedLoop(elementStep(state, block, nesterov: true), input, weights, previous, update, block)
         }
         return 0
     }
 
-    // g, m, v, θ, w, g_prev: (n) for the block. `nesterov` is a constant per call site and the switch on what is
-    // given picks one of four loops, so every loop is straight-line code that vectorises.
+    // g, θ, w, g_prev: (n) for the block. The switch on what is given picks one of four loops, so every loop is
+    // straight-line code that vectorises.
     @inline(__always)
-    func fusedLoop(_ state: State, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
-                   _ previous: UnsafeMutablePointer<Scalar>?,
-                   _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>, nesterov: Bool) {
-        let m = state.m.base + block.offset, v = state.v.base + block.offset, theta = update.parameters
-        let b1 = state.beta1, c1 = 1 - b1, b2 = Scalar(beta2), c2 = 1 - b2
-        let d = state.denominatorScale, eps = Scalar(epsilon)
+    func fusedLoop(_ step: ElementStep, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
+                   _ previous: UnsafeMutablePointer<Scalar>?, _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>) {
+        let theta = update.parameters
         let a = update.preFactor, c = update.scale, b = update.postFactor, s = update.inputScale
         let n = block.count
-        // One element: the moments, then `θ ← (aθ + c·u·w)·b`.
-        @inline(__always) func step(_ i: Int, _ g: Scalar, _ w: Scalar?) {
-            let mi = b1 * m[i] + c1 * g
-            let vi = b2 * v[i] + c2 * g * g
-            m[i] = mi; v[i] = vi
-            var u = (nesterov ? b1 * mi + c1 * g : mi) / (Scalar.squareRoot(of: vi) * d + eps)
-            if let w { u = u * w }
-            theta[i] = (theta[i] * a + c * u) * b
-        }
         var i = 0
         switch (weights, previous) {
         case (nil, nil):
-            while i < n { step(i, s * input[i], nil); i &+= 1 }
+            while i < n { theta[i] = (theta[i] * a + c * step(i, s * input[i], friction: nil)) * b; i &+= 1 }
         case (let w?, nil):
-            while i < n { step(i, s * input[i], w[i]); i &+= 1 }
+            while i < n { theta[i] = (theta[i] * a + c * (step(i, s * input[i], friction: nil) * w[i])) * b; i &+= 1 }
         case (nil, let p?):
             while i < n {
                 let g = s * input[i]
-                let xi = Scalar.logisticOfMagnitude(p[i] - g)
+                let f = Scalar.inverseLogisticOfMagnitude(p[i] - g)
                 p[i] = g
-                step(i, g, xi)
+                theta[i] = (theta[i] * a + c * step(i, g, friction: f)) * b
                 i &+= 1
             }
         case (let w?, let p?):
             while i < n {
                 let g = s * input[i]
-                let xi = Scalar.logisticOfMagnitude(p[i] - g) * w[i]
+                let f = Scalar.inverseLogisticOfMagnitude(p[i] - g)
                 p[i] = g
-                step(i, g, xi)
+                theta[i] = (theta[i] * a + c * (step(i, g, friction: f) * w[i])) * b
                 i &+= 1
             }
         }

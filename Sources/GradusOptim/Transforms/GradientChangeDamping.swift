@@ -4,9 +4,10 @@ import GradusRuntime
 /// `ξ = σ(|g_prev − g|)`, `g_prev ← g`, output `ξ ⊙` (Adam's output). Owns `g_prev`.
 ///
 /// The friction is defined on Adam's update (the paper's `dfc · m̂/(√v̂ + ε)`), so the transform wraps
-/// `AdamPreconditioner` itself: in the fused executor ξ is then computed inside Adam's own loop
-/// (`AdamPreconditioner.applyUpdatingDamped`), one pass that reads `g, g_prev, m, v, θ` and writes
-/// `g_prev, m, v, θ` instead of a friction loop followed by a weighted Adam loop.
+/// `AdamPreconditioner` itself: ξ is computed inside Adam's own loop (`AdamPreconditioner.applyUpdatingDamped`),
+/// one pass that reads `g, g_prev, m, v, θ` and writes `g_prev, m, v, θ`, and the update divides once:
+/// `m/((√v + ε)(1 + e^−|Δg|))` rather than `m/(√v + ε)` times `1/(1 + e^−|Δg|)` (within an ulp of the official
+/// `exp_avg · dfc / denom`; the float32 tolerance of the spec is 1e-5).
 public struct GradientChangeDamping<Scalar: OptimizerScalar>: GradientTransform {
     public typealias Inner = AdamPreconditioner<Scalar>
     public struct State: TransformState {
@@ -34,23 +35,12 @@ public struct GradientChangeDamping<Scalar: OptimizerScalar>: GradientTransform 
     }
     public var fusesParameterUpdate: Bool { true }
 
-    /// The unfused path: ξ of the block into `block.workspace` (`g_prev ← g`), Adam's output, times ξ.
-    /// The same arithmetic, in the same order, as the fused loop.   g, g_prev, ξ, out: (n)
+    /// The unfused path: Adam's output with the friction, `g_prev ← g` (`AdamPreconditioner.applyDamped`, the
+    /// fused loop's arithmetic).
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
     public func apply(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
                       block: BlockContext<Scalar>) -> Int {
-        // ξ goes to the workspace first: input may alias output, which Adam overwrites.
-        let prev = state.previous.base + block.offset, xi = block.workspace
-        var i = 0
-        while i < block.count {
-            let g = input[i]
-            xi[i] = Scalar.logisticOfMagnitude(prev[i] - g)
-            prev[i] = g
-            i &+= 1
-        }
-        let e = inner.apply(state.inner, input: input, output: output, block: block)
-        Kernels.multiply(output, by: xi, count: block.count)
-        return e
+        inner.applyDamped(state.inner, input: input, previous: state.previous.base + block.offset, output: output, block: block)
     }
 
     /// Adam fused with the parameter update, ξ computed in the same loop.

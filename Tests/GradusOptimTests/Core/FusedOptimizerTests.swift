@@ -89,21 +89,21 @@ func trajectory<S: OptimizerScalar>(_ chain: GradientChain<S>, shapes: [[Int]], 
         #expect(d.allSatisfy { $0.allSatisfy(\.isFinite) })
     }
 
-    @Test func logisticOfMagnitudeIsCloseToFloat64() {
+    @Test func frictionIsCloseToFloat64() {
         // diffGrad's friction σ(|x|) in float32 against the float64 formula, over magnitudes from 1e−30 to 200
         // (every regime of the range reduction, and the clamp).
         var worst: Double = 0
         var x: Float = 1e-30
         while x < 200 {
             for s in [x, -x] {
-                let r = Double.logisticOfMagnitude(Double(s))
-                worst = Swift.max(worst, (Double(Float.logisticOfMagnitude(s)) - r).magnitude / r)
+                let r = 1 / Double.inverseLogisticOfMagnitude(Double(s))
+                worst = Swift.max(worst, (Double(1 / Float.inverseLogisticOfMagnitude(s)) - r).magnitude / r)
             }
             x = x < 1e-3 ? x * 1.7 : x * 1.000_37
         }
         #expect(worst < 4 * Double(Float.ulpOfOne), "worst relative error \(worst)")
-        #expect(Float.logisticOfMagnitude(0) == 0.5)
-        #expect(Float.logisticOfMagnitude(-1e30) == 1 && Float.logisticOfMagnitude(.infinity) == 1)
-        #expect(Float.logisticOfMagnitude(.nan).isNaN)
+        #expect(Float.inverseLogisticOfMagnitude(0) == 2)
+        #expect(Float.inverseLogisticOfMagnitude(-1e30) == 1 && Float.inverseLogisticOfMagnitude(.infinity) == 1)
+        #expect(Float.inverseLogisticOfMagnitude(.nan).isNaN)
     }
 }
