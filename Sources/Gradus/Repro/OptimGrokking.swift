@@ -29,6 +29,11 @@ import GradusOptim
 /// StableMax and float64 runs are 80000 epochs, shortened here to fit a few minutes on 2 cores (StableMax gets the
 /// largest share since its claim is about generalising late; the softmax runs only need to reach collapse and
 /// stall). A step is GEMM-bound (about 1.9 GFLOP: 5108×200×200 and 5108×200×113, forward and backward).
+///
+/// Measured (seed 0, each run at its scale-1 budget): softmax f32 memorises by step 56, SC 0.2% at step 1000,
+/// 8.1% at 1778, 10.7% at 3000, test ≤ 0.1%; softmax f64 no SC, test 0.0% through 1778 (loss 1.2e-7);
+/// ⊥AdamW test 66% at step 100, 100% at 178; StableMax no SC, test 0.1% at step 5623 (loss 5.3e-4): in this
+/// setup it generalises, if at all, later than that (the official run is 80000 epochs).
 public enum OptimGrokking: Reproduction {
     public static let name = "grokking"
     public static let summary = "Modular addition (p = 113): softmax vs StableMax CE and AdamW vs ⊥AdamW without weight decay; test accuracy and Softmax Collapse"
