@@ -1,4 +1,8 @@
 import GradusRuntime
+import _GradusShims
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Adam's moments with bias correction (Kingma & Ba; optax `scale_by_adam`):
 /// `m ← β1'm + (1−β1')g`, `v ← β2 v + (1−β2)g²`, output `m/(√v·a + ε)` times a scalar folded into
@@ -124,10 +128,15 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         unfused(state, input, previous, output, block)
     }
 
-    // g, g_prev, out: (n) for the block; m, v updated in place.
+    // g, g_prev, out: (n) for the block; m, v updated in place. `kernel`: see `AdamStepKernel` (tests pick one).
     @inline(__always)
     func unfused(_ state: State, _ input: UnsafePointer<Scalar>, _ previous: UnsafeMutablePointer<Scalar>?,
-                 _ output: UnsafeMutablePointer<Scalar>, _ block: BlockContext<Scalar>) -> Int {
+                 _ output: UnsafeMutablePointer<Scalar>, _ block: BlockContext<Scalar>,
+                 kernel: AdamStepKernel = AdamStepKernel.float32) -> Int {
+        if Scalar.self == Float.self && kernel == .avx2 {
+            stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, previous, nil, output, nil, block.count)
+            return 0
+        }
         @inline(__always) func loop(_ step: ElementStep) {
             let n = block.count
             var i = 0
@@ -171,7 +180,12 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
 
     @inline(__always)
     func fused(_ state: State, _ input: UnsafePointer<Scalar>, _ weights: UnsafePointer<Scalar>?,
-               _ previous: UnsafeMutablePointer<Scalar>?, _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>) -> Int {
+               _ previous: UnsafeMutablePointer<Scalar>?, _ update: ParameterUpdate<Scalar>, _ block: BlockContext<Scalar>,
+               kernel: AdamStepKernel = AdamStepKernel.float32) -> Int {
+        if Scalar.self == Float.self && kernel == .avx2 {
+            stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, previous, weights, nil, update, block.count)
+            return 0
+        }
         switch form {
         case .standard: fusedLoop(elementStep(state, block, nesterov: false), input, weights, previous, update, block)
         case .nesterov: fusedLoop(elementStep(state, block, nesterov: true), input, weights, previous, update, block)
@@ -212,12 +226,58 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         }
     }
 
+    /// `unfused` (`update` nil, writes `output`) or `fusedLoop` for `Float` in one call of the AVX2+FMA kernel
+    /// (`gradus__adam_step_f32_avx2`): the same element step with the moments, the friction polynomial and the
+    /// denominator contracted into FMAs, the parameter update without (as `Kernels.applyUpdate`, so fused and
+    /// unfused agree bit for bit). Only called with `Scalar == Float` on a CPU with AVX2 and FMA.
+    @inline(__always)
+    func stepAVX2(_ step: ElementStep, _ input: UnsafePointer<Scalar>, _ previous: UnsafeMutablePointer<Scalar>?,
+                  _ weights: UnsafePointer<Scalar>?, _ output: UnsafeMutablePointer<Scalar>?,
+                  _ update: ParameterUpdate<Scalar>?, _ count: Int) {
+        @inline(__always) func f(_ p: UnsafeMutablePointer<Scalar>?) -> UnsafeMutablePointer<Float>? {
+            p.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }
+        }
+        @inline(__always) func f(_ p: UnsafePointer<Scalar>?) -> UnsafePointer<Float>? {
+            p.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }
+        }
+        @inline(__always) func f(_ x: Scalar) -> Float { unsafeBitCast(x, to: Float.self) }
+        var args = gradus__adam_step_f32_args(
+            m: f(step.m), v: f(step.v), previous: f(previous), input: f(input), weights: f(weights),
+            parameters: f(update?.parameters), output: f(output), count: Int64(count),
+            beta1: f(step.b1), one_minus_beta1: f(step.c1), beta2: f(step.b2), one_minus_beta2: f(step.c2),
+            denominator_scale: f(step.a), epsilon: f(step.eps), input_scale: f(update?.inputScale ?? 1),
+            pre_factor: f(update?.preFactor ?? 1), scale: f(update?.scale ?? 1), post_factor: f(update?.postFactor ?? 1),
+            nesterov: step.nesterov ? 1 : 0)
+        gradus__adam_step_f32_avx2(&args)
+    }
+
     public func reset(_ state: State, block: BlockContext<Scalar>) {
         (state.m.base + block.offset).update(repeating: 0, count: block.count)
         (state.v.base + block.offset).update(repeating: 0, count: block.count)
     }
     public func secondMoment(of state: State) -> StateBuffer<Scalar> { state.v }
 
+}
+
+/// The loop that runs a `Float` Adam/diffGrad step (`AdamPreconditioner`); `Double` always runs the Swift loop.
+enum AdamStepKernel: Sendable, Equatable {
+    /// The generic Swift loop (SIMD of the baseline target: SSE2 on x86-64, without FMA).
+    case swift
+    /// `gradus__adam_step_f32_avx2` (C, AVX2+FMA, compiled for that target only).
+    case avx2
+
+    /// Whether this CPU can run `.avx2`.
+    static let isAVX2Available: Bool = gradus__cpu_has_avx2_fma() != 0
+
+    /// The kernel for `Float` steps, chosen once: `.avx2` when the CPU has AVX2 and FMA and the environment
+    /// variable `GRADUS_NO_AVX2` is unset, empty or `0`; else `.swift`.
+    static let float32: AdamStepKernel = {
+        if let flag = getenv("GRADUS_NO_AVX2") {
+            let value = String(cString: flag)
+            if !value.isEmpty && value != "0" { return .swift }
+        }
+        return isAVX2Available ? .avx2 : .swift
+    }()
 }
 
 /// Stable-SPAM's `s_t = η_min + (1 − η_min)(1 + cos(π t/(T + 1)))/2` (no clamp), or 1 without `T`.

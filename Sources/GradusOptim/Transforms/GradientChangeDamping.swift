@@ -7,7 +7,8 @@ import GradusRuntime
 /// `AdamPreconditioner` itself: ξ is computed inside Adam's own loop (`AdamPreconditioner.applyUpdatingDamped`),
 /// one pass that reads `g, g_prev, m, v, θ` and writes `g_prev, m, v, θ`, and the update divides once:
 /// `m/((√v + ε)(1 + e^−|Δg|))` rather than `m/(√v + ε)` times `1/(1 + e^−|Δg|)` (within an ulp of the official
-/// `exp_avg · dfc / denom`; the float32 tolerance of the spec is 1e-5).
+/// `exp_avg · dfc / denom`; the float32 tolerance of the spec is 1e-5). For `Float` on a CPU with AVX2 and FMA that
+/// loop is the C kernel `gradus__adam_step_f32_avx2` (`AdamStepKernel`; `GRADUS_NO_AVX2=1` forces the Swift loop).
 public struct GradientChangeDamping<Scalar: OptimizerScalar>: GradientTransform {
     public typealias Inner = AdamPreconditioner<Scalar>
     public struct State: TransformState {

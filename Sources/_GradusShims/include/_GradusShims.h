@@ -4,6 +4,7 @@
 #define _GRADUS_SHIMS_H
 #include "../../../include/gradus.h"
 #include "gradus_math.h"
+#include "gradus_optim_kernels.h"
 #include <stddef.h>
 #include <stdint.h>
 

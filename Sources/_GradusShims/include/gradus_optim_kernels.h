@@ -1,0 +1,50 @@
+/* Optimizer step kernels in C with AVX2+FMA (optim_avx2.c). Internal: not part of the public header.
+ *
+ * Only the kernel functions are compiled for AVX2+FMA (function target attributes, no global flags), so the
+ * library still runs on baseline x86-64: call a kernel only when gradus__cpu_has_avx2_fma() returned 1.
+ * Swift's AdamPreconditioner does that dispatch for Float (GRADUS_NO_AVX2=1 forces its Swift loops). */
+#ifndef GRADUS_OPTIM_KERNELS_H
+#define GRADUS_OPTIM_KERNELS_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when this CPU (and the OS, for the YMM state) supports AVX2 and FMA; 0 otherwise and on non-x86 builds. */
+__attribute__((visibility("hidden"))) int32_t gradus__cpu_has_avx2_fma(void);
+
+/* One block of Adam's element step (AdamPreconditioner.ElementStep), float32, in one pass:
+ *   g = input_scale·input[i]
+ *   with previous (diffGrad): f = 1 + e^−|previous[i] − g|, previous[i] ← g; without: f = 1
+ *   m[i] ← β1·m[i] + c1·g,  v[i] ← β2·v[i] + c2·g·g
+ *   u = num / ((√v[i]·denominator_scale + ε)·f),  num = m[i], or β1·m[i] + c1·g when nesterov
+ *   parameters == NULL: output[i] = u (input may alias output)
+ *   else: θ[i] ← (θ[i]·pre_factor + scale·u)·post_factor, u times weights[i] when weights != NULL
+ *         (multiplications and additions in that order without FMA, as Kernels.applyUpdate, so the fused
+ *         and unfused paths agree bit for bit).
+ * m, v, previous, input, weights, parameters, output: `count` elements each, any alignment. */
+typedef struct gradus__adam_step_f32_args {
+    float *m;
+    float *v;
+    float *previous;
+    const float *input;
+    const float *weights;
+    float *parameters;
+    float *output;
+    int64_t count;
+    float beta1, one_minus_beta1, beta2, one_minus_beta2, denominator_scale, epsilon;
+    float input_scale, pre_factor, scale, post_factor;
+    int32_t nesterov;
+} gradus__adam_step_f32_args;
+
+/* Requires gradus__cpu_has_avx2_fma(). No allocation; 8 lanes, the tail with masked loads and stores. */
+__attribute__((visibility("hidden"))) void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args);
+
+/* out[i] = 1 + e^−|x[i]| with the kernel's polynomial (for tests). Requires gradus__cpu_has_avx2_fma(). */
+__attribute__((visibility("hidden"))) void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,171 @@
+/* Adam / diffGrad element step in AVX2+FMA (see gradus_optim_kernels.h for the contract).
+ *
+ * The package is built for baseline x86-64 (SSE2, no FMA), where diffGrad's loop is compute-bound: per element
+ * it runs the moments, |g_prev − g|, a Cephes exp polynomial, a square root and a division. Here only these
+ * functions are compiled for AVX2+FMA (target attributes), 8 lanes, the polynomial and the moments contracted
+ * into FMAs; callers check gradus__cpu_has_avx2_fma() first. The arithmetic follows AdamPreconditioner.ElementStep
+ * and OptimizerScalar's Float.inverseLogisticOfMagnitude in the same order, except for the FMAs and the two
+ * shortcuts of friction_denominator (see there). */
+#include "include/gradus_optim_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define GRADUS_AVX2_FMA __attribute__((target("avx2,fma")))
+#define GRADUS_INLINE static inline __attribute__((always_inline)) GRADUS_AVX2_FMA
+/* Prefetch distance in elements (128 floats = 512 bytes; prefetches never fault past the end). */
+#ifndef GRADUS_PREFETCH
+#define GRADUS_PREFETCH 128
+#endif
+
+int32_t gradus__cpu_has_avx2_fma(void) {
+    /* libgcc/compiler-rt check XGETBV (the OS saves YMM state) before reporting AVX features. */
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* 1 + e^−|x|, x: 8 lanes. −|x| = n·ln2 + r, eʳ by Cephes' expf polynomial one degree shorter, 2ⁿ built in the
+ * exponent bits: adding 1.5·2²³ + 127 rounds to the integer n + 127, which then sits in the low mantissa bits of k,
+ * so k's bits shifted left by 23 are 2ⁿ. Clamped below at −87.33654 (2ⁿ stays normal; σ is 1 to float32 precision
+ * there). max(c, y) returns y when y is NaN (MAXPS returns its second operand), as Swift's `y < c ? c : y`.
+ * Three operations fewer than the Swift loop (Float.inverseLogisticOfMagnitude), at no cost in accuracy: the exponent
+ * bias sits in the rounding constant; and as only 1 + eˣ is needed, never eˣ alone, r = x − n·ln2 takes one FMA
+ * (ln2's float32 rounding error times n is below 2.5e−7 relative to eˣ, and eˣ ≤ 2⁻⁴ whenever n ≤ −5, so the error
+ * in 1 + eˣ stays below 2e−8), and 1 + 2ⁿ(1 + q) is fma(2ⁿ, q, 1 + 2ⁿ), q = eʳ − 1 = r + r²p(r). */
+GRADUS_INLINE __m256 friction_denominator(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f), magic = _mm256_set1_ps(12582912.0f + 127.0f);
+    const __m256 y = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));
+    const __m256 xc = _mm256_max_ps(_mm256_set1_ps(-87.33654f), y);
+    const __m256 k = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504f), magic);
+    const __m256 n = _mm256_sub_ps(k, magic);
+    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182f), xc);
+    __m256 p = _mm256_set1_ps(1.3981999507e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 q = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(k), 23));
+    return _mm256_fmadd_ps(scale, q, _mm256_add_ps(scale, one));
+}
+
+/* Whole vectors use plain unaligned loads; the tail (< 8 elements) the same code with masked loads and stores
+ * (inactive lanes read as 0 and are never written). */
+GRADUS_INLINE __m256 load8(const float *p, __m256i mask, int full) {
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+GRADUS_INLINE void store8(float *p, __m256i mask, int full, __m256 x) {
+    if (full) _mm256_storeu_ps(p, x); else _mm256_maskstore_ps(p, mask, x);
+}
+
+typedef struct {
+    __m256 b1, c1, b2, c2, a, eps, s, pre, c, post;
+} adam_coefficients;
+
+/* Elements [i, i+8) (the active lanes of `mask` when !full). mode 0: write u; 1: θ ← θ + c·u (a = b = 1, where
+ * θ·1 and (…)·1 are exact, so skipping them changes no bit, as in Kernels.applyUpdate); 2: θ ← (θ·a + c·u)·b;
+ * 3: θ ← (θ·a + c·(u·w))·b. */
+GRADUS_INLINE void adam_lanes(const gradus__adam_step_f32_args *args, const adam_coefficients *k, int64_t i,
+                              __m256i mask, int full, int friction, int nesterov, int mode) {
+    const __m256 g = _mm256_mul_ps(k->s, load8(args->input + i, mask, full));
+    __m256 f = _mm256_setzero_ps();
+    if (friction) {
+        f = friction_denominator(_mm256_sub_ps(load8(args->previous + i, mask, full), g));
+        store8(args->previous + i, mask, full, g);
+    }
+    const __m256 c1g = _mm256_mul_ps(k->c1, g);
+    const __m256 mi = _mm256_fmadd_ps(k->b1, load8(args->m + i, mask, full), c1g);
+    const __m256 vi = _mm256_fmadd_ps(k->b2, load8(args->v + i, mask, full), _mm256_mul_ps(_mm256_mul_ps(k->c2, g), g));
+    store8(args->m + i, mask, full, mi);
+    store8(args->v + i, mask, full, vi);
+    __m256 den = _mm256_fmadd_ps(_mm256_sqrt_ps(vi), k->a, k->eps);
+    if (friction) den = _mm256_mul_ps(den, f);
+    const __m256 num = nesterov ? _mm256_fmadd_ps(k->b1, mi, c1g) : mi;
+    const __m256 u = _mm256_div_ps(num, den);
+    if (mode == 0) {
+        store8(args->output + i, mask, full, u);
+    } else {
+        const __m256 cu = mode == 3 ? _mm256_mul_ps(k->c, _mm256_mul_ps(u, load8(args->weights + i, mask, full)))
+                                    : _mm256_mul_ps(k->c, u);
+        const __m256 th = load8(args->parameters + i, mask, full);
+        const __m256 updated = mode == 1 ? _mm256_add_ps(th, cu)
+                                         : _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(th, k->pre), cu), k->post);
+        store8(args->parameters + i, mask, full, updated);
+    }
+}
+
+GRADUS_INLINE void adam_block(const gradus__adam_step_f32_args *args, int friction, int nesterov, int mode) {
+    const adam_coefficients k = {
+        _mm256_set1_ps(args->beta1), _mm256_set1_ps(args->one_minus_beta1),
+        _mm256_set1_ps(args->beta2), _mm256_set1_ps(args->one_minus_beta2),
+        _mm256_set1_ps(args->denominator_scale), _mm256_set1_ps(args->epsilon),
+        _mm256_set1_ps(args->input_scale), _mm256_set1_ps(args->pre_factor),
+        _mm256_set1_ps(args->scale), _mm256_set1_ps(args->post_factor),
+    };
+    const int64_t n = args->count;
+    const __m256i none = _mm256_setzero_si256();
+    int64_t i = 0;
+    /* One cache line of each stream per iteration, prefetched 512 bytes ahead: with the exp polynomial, a square
+     * root and a division per lane, the out-of-order window does not reach far enough ahead for the hardware
+     * prefetcher alone on 5–6 streams (a C microbenchmark on Zen 1, 10M elements, 1 thread: diffGrad 28.4 → 26.1 ms,
+     * Adam 19.2 → 16.5 ms). */
+    for (; i + 16 <= n; i += 16) {
+        _mm_prefetch((const char *)(args->input + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        _mm_prefetch((const char *)(args->m + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        _mm_prefetch((const char *)(args->v + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        if (friction) _mm_prefetch((const char *)(args->previous + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        if (mode != 0) _mm_prefetch((const char *)(args->parameters + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        if (mode == 3) _mm_prefetch((const char *)(args->weights + i + GRADUS_PREFETCH), _MM_HINT_T0);
+        adam_lanes(args, &k, i, none, 1, friction, nesterov, mode);
+        adam_lanes(args, &k, i + 8, none, 1, friction, nesterov, mode);
+    }
+    if (i + 8 <= n) { adam_lanes(args, &k, i, none, 1, friction, nesterov, mode); i += 8; }
+    if (i < n) {
+        /* lane j active when j < n − i: sign bit set in the mask. */
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane);
+        adam_lanes(args, &k, i, mask, 0, friction, nesterov, mode);
+    }
+}
+
+/* One straight-line loop per combination of what is given (the flags are constants in each call). */
+GRADUS_AVX2_FMA void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) {
+    const int mode = args->parameters == 0 ? 0
+                   : args->weights != 0 ? 3
+                   : args->pre_factor == 1.0f && args->post_factor == 1.0f ? 1 : 2;
+    const int friction = args->previous != 0, nesterov = args->nesterov != 0;
+    switch ((friction * 2 + nesterov) * 4 + mode) {
+    case 0: adam_block(args, 0, 0, 0); break;
+    case 1: adam_block(args, 0, 0, 1); break;
+    case 2: adam_block(args, 0, 0, 2); break;
+    case 3: adam_block(args, 0, 0, 3); break;
+    case 4: adam_block(args, 0, 1, 0); break;
+    case 5: adam_block(args, 0, 1, 1); break;
+    case 6: adam_block(args, 0, 1, 2); break;
+    case 7: adam_block(args, 0, 1, 3); break;
+    case 8: adam_block(args, 1, 0, 0); break;
+    case 9: adam_block(args, 1, 0, 1); break;
+    case 10: adam_block(args, 1, 0, 2); break;
+    case 11: adam_block(args, 1, 0, 3); break;
+    case 12: adam_block(args, 1, 1, 0); break;
+    case 13: adam_block(args, 1, 1, 1); break;
+    case 14: adam_block(args, 1, 1, 2); break;
+    default: adam_block(args, 1, 1, 3); break;
+    }
+}
+
+GRADUS_AVX2_FMA void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t i = 0; i < count; i += 8) {
+        const int full = count - i >= 8;
+        const __m256i mask = full ? _mm256_set1_epi32(-1) : _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - i)), lane);
+        store8(out + i, mask, 0, friction_denominator(load8(x + i, mask, 0)));
+    }
+}
+
+#else
+/* Not x86: no AVX2 kernel; callers take their portable path. */
+int32_t gradus__cpu_has_avx2_fma(void) { return 0; }
+void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) { (void)args; }
+void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count) { (void)x; (void)out; (void)count; }
+#endif
