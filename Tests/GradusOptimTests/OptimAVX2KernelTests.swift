@@ -243,7 +243,7 @@ import _GradusShims
             let r = 1 / (1 + exp(-Double(s.magnitude)))
             worst = Swift.max(worst, (Double(1 / f) - r).magnitude / r)
         }
-        #expect(worst < 4 * Double(Float.ulpOfOne), "worst relative error \(worst)")
+        #expect(worst < 2 * Double(Float.ulpOfOne), "worst relative error \(worst)")  // measured 1.25 ulp
         let specials: [Float] = [0, -0.0, -1e30, .infinity, -.infinity, .nan]
         var out = [Float](repeating: 0, count: specials.count)
         gradus__friction_denominator_f32_avx2(specials, &out, Int64(specials.count))
