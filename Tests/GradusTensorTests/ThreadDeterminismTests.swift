@@ -45,6 +45,9 @@ func threadBattery() throws -> [Tensor] {
         try z.tanh().sum().backward()
         let batched = try Tensor.normal([8, 64, 100], seed: 10, dtype: dtype).matmul(Tensor.normal([8, 100, 300], seed: 11, dtype: dtype))
         out += [z, wide.grad!, bias.grad!, xin.grad!, batched, try x.matmul(Tensor.normal([700, 1100], seed: 12, dtype: dtype))]
+        // Tall, narrow products cut into row tiles (plain and with a transposed A, as in a weight gradient).
+        let tall = Tensor.normal([1001, 200], seed: 13, dtype: dtype), narrow = Tensor.normal([200, 113], seed: 14, dtype: dtype)
+        out += [try tall.matmul(narrow), try tall.transposed().matmul(Tensor.normal([1001, 113], seed: 15, dtype: dtype))]
     }
     return out
 }
