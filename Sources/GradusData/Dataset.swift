@@ -99,10 +99,18 @@ public struct Dataset: Sendable, Equatable {
     /// A seeded random split: the first `round(trainFraction * count)` samples of a shuffle go to `train`.
     public func split(trainFraction: Double, seed: UInt64) throws(GradusError) -> (train: Dataset, test: Dataset) {
         guard trainFraction >= 0, trainFraction <= 1 else { throw .invalidArgument("trainFraction must be in [0, 1]") }
+        return try split(trainCount: Int((trainFraction * Double(count)).rounded()), seed: seed)
+    }
+
+    /// A seeded random split: the first `trainCount` samples of a shuffle go to `train`, the rest to `test`
+    /// (the same shuffle as `split(trainFraction:seed:)` for the same seed).
+    public func split(trainCount: Int, seed: UInt64) throws(GradusError) -> (train: Dataset, test: Dataset) {
+        guard trainCount >= 0, trainCount <= count else {
+            throw .invalidArgument("trainCount must be in 0...\(count), got \(trainCount)")
+        }
         var rng = PhiloxStream(seed: seed, stream: 0x5B17)
         let order = Shuffle.permutation(count, using: &rng)
-        let k = Int((trainFraction * Double(count)).rounded())
-        return (try subset(Array(order[..<k])), try subset(Array(order[k...])))
+        return (try subset(Array(order[..<trainCount])), try subset(Array(order[trainCount...])))
     }
 
     /// Token ids of a token dataset, `count * sampleSize` integers.

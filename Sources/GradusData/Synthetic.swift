@@ -28,7 +28,9 @@ public enum Synthetic {
     ///
     /// - Parameters:
     ///   - modulus: `p`, at least 2 and at most 4096 (`p²` equations).
-    ///   - trainFraction: share of equations in `train`, in [0, 1] (0.3–0.5 in the papers).
+    ///   - trainFraction: share of equations in `train`, in [0, 1] (0.3–0.5 in the papers). The train set has
+    ///     `⌊trainFraction · count⌋` equations, as the grokking repositories compute it (`int(frac * len(data))`):
+    ///     5107 of the 12769 equations for p = 113 and 0.4.
     public static func modularArithmetic(modulus p: Int, operation: ModularOperation, trainFraction: Double,
                                          seed: UInt64) throws(GradusError) -> (train: Dataset, test: Dataset) {
         guard p >= 2, p <= 4096 else { throw .invalidArgument("modulus must be in 2...4096, got \(p)") }
@@ -47,7 +49,7 @@ public enum Synthetic {
             }
         }
         let all = try Dataset(features: features, sampleShape: [4], labels: labels, classCount: p, vocabularySize: p + 2)
-        return try all.split(trainFraction: trainFraction, seed: seed)
+        return try all.split(trainCount: Int(trainFraction * Double(all.count)), seed: seed)
     }
 
     /// Four Gaussian clusters centred at (±1, ±1); the label is 1 when the signs differ (XOR), then each

@@ -7,7 +7,7 @@ import Testing
         let (train, test) = try Synthetic.modularArithmetic(modulus: p, operation: op, trainFraction: 0.4, seed: 3)
         let total = op == .divide ? p * (p - 1) : p * p
         #expect(train.count + test.count == total)
-        #expect(train.count == Int((0.4 * Double(total)).rounded()))
+        #expect(train.count == Int(0.4 * Double(total)))  // ⌊0.4·total⌋, as the official int(frac * len)
         #expect(train.sampleShape == [4] && train.vocabularySize == p + 2 && train.classCount == p)
         // Every sample is a true equation, and train and test are disjoint.
         var seen = Set<[Int32]>()
@@ -30,6 +30,18 @@ import Testing
         #expect(again.train == train && again.test == test)
         let other = try Synthetic.modularArithmetic(modulus: p, operation: op, trainFraction: 0.4, seed: 4)
         #expect(other.train != train)
+    }
+
+    /// p = 113 at 40%: the official split sizes (5107 train, 7662 test), where rounding would give 5108.
+    @Test func modularArithmeticOfficialSplitSize() throws {
+        let (train, test) = try Synthetic.modularArithmetic(modulus: 113, operation: .add, trainFraction: 0.4, seed: 0)
+        #expect(train.count == 5107 && test.count == 7662)
+        // split(trainCount:) is the same shuffle as split(trainFraction:), cut at the given count.
+        let all = try Synthetic.xorClusters(count: 100, seed: 1)
+        #expect(DataTest.error { try all.split(trainCount: all.count + 1, seed: 0) } != nil)
+        #expect(DataTest.error { try all.split(trainCount: -1, seed: 0) } != nil)
+        let byCount = try all.split(trainCount: 10, seed: 5), byFraction = try all.split(trainFraction: 10.0 / Double(all.count), seed: 5)
+        #expect(byCount.train == byFraction.train && byCount.test == byFraction.test)
     }
 
     @Test func modularArithmeticRejectsBadArguments() {
