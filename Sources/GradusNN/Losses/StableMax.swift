@@ -60,7 +60,9 @@ extension Loss {
         let x = cast.rank == 2 ? cast : try cast.permuted([0] + Array(2..<cast.rank) + [1]).reshaped([-1, c])
         guard labels.count == x.shape[0] else { throw .shapeMismatch("stablemax_cross_entropy: \(labels.count) labels for \(x.shape[0]) rows") }
         for l in labels where l < 0 || l >= c { throw .invalidArgument("stablemax_cross_entropy: label \(l) out of range 0..<\(c)") }
-        let nll = try -x.logStableMax(axis: 1).gather(axis: 1, indices: labels)
+        // −log p_y = log Σ_j s(x_j) − log s(x_y): the label's score is gathered before its log, so the log1p
+        // passes run over N values instead of N·C (same values and gradients as gathering log StableMax).
+        let nll = try x.stableMaxScores().sum(axes: [1]).log() - x.gather(axis: 1, indices: labels).logStableMaxScores()
         return try reduction.apply(nll)
     }
 }
