@@ -25,15 +25,17 @@ import GradusOptim
 /// β = (0.9, 0.999), ε = 1e-8 (the official wrapper drops the command-line betas/eps). The SC fraction is the
 /// share of training samples whose per-sample loss, in the dtype the loss is computed in, is exactly 0.
 ///
-/// Step budgets (full-batch steps = the official epochs): ⊥AdamW 300 as in the official script; the official
-/// StableMax and float64 runs are 80000 epochs, shortened here to fit a few minutes on 2 cores (StableMax gets the
-/// largest share since its claim is about generalising late; the softmax runs only need to reach collapse and
-/// stall). A step is GEMM-bound (about 1.9 GFLOP: 5108×200×200 and 5108×200×113, forward and backward).
+/// Step budgets (full-batch steps = the official epochs): ⊥AdamW 300 as in the official script; the other runs
+/// 1500 each (the official StableMax and float64 runs are 80000 epochs). A step costs about 1.9 GFLOP of GEMM
+/// (5107×200×200 and 5107×200×113, forward and backward; the one-hot first layer is a row lookup), which
+/// `TiledGEMM` cuts into row tiles for both cores; 4800 steps fit a few minutes on 2 cores. 1500 steps show
+/// the collapse of float32 softmax (SC appears near step 1000 and grows) and its absence in float64 and with
+/// StableMax; they do not show StableMax generalising, which in this setup takes longer than 10000 steps
+/// (measured: test 0.1% at step 10000, loss 9.4e-5). `--scale` lengthens every run.
 ///
-/// Measured (seed 0, each run at its scale-1 budget): softmax f32 memorises by step 56, SC 0.2% at step 1000,
-/// 8.1% at 1778, 10.7% at 3000, test ≤ 0.1%; softmax f64 no SC, test 0.0% through 1778 (loss 1.2e-7);
-/// ⊥AdamW test 66% at step 100, 100% at 178; StableMax no SC, test 0.1% at step 5623 (loss 5.3e-4): in this
-/// setup it generalises, if at all, later than that (the official run is 80000 epochs).
+/// Measured (seed 0, scale 1, 5107 train equations): softmax f32 memorises by step 56, SC 0.3% at step 1000 and
+/// 28.3% at 1500, test ≤ 0.1%; softmax f64 no SC, test ≤ 0.1% (loss 5.5e-7); StableMax no SC, test 0.1% (loss
+/// 5.2e-3); ⊥AdamW test 71.5% at step 100, 100% by step 300.
 public enum OptimGrokking: Reproduction {
     public static let name = "grokking"
     public static let summary = "Modular addition (p = 113): softmax vs StableMax CE and AdamW vs ⊥AdamW without weight decay; test accuracy and Softmax Collapse"
@@ -58,10 +60,10 @@ public enum OptimGrokking: Reproduction {
 
     static let adamW: [String: Double] = ["weight_decay": 0, "beta1": 0.9, "beta2": 0.99, "eps": 1e-25]
     static let runs: [Run] = [
-        Run(label: "softmax f32 + AdamW", loss: .softmax32, optimizer: "adamw", hyperparameters: adamW, steps: 3000),
-        Run(label: "softmax f64 + AdamW", loss: .softmax64, optimizer: "adamw", hyperparameters: adamW, steps: 3000),
+        Run(label: "softmax f32 + AdamW", loss: .softmax32, optimizer: "adamw", hyperparameters: adamW, steps: 1500),
+        Run(label: "softmax f64 + AdamW", loss: .softmax64, optimizer: "adamw", hyperparameters: adamW, steps: 1500),
         Run(label: "StableMax + AdamW", loss: .stableMax64, optimizer: "adamw",
-            hyperparameters: ["weight_decay": 0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-25], steps: 20000),
+            hyperparameters: ["weight_decay": 0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-25], steps: 1500),
         // 300 steps: the official script's ⊥AdamW run is 300 epochs (full batch).
         Run(label: "softmax f32 + ⊥AdamW", loss: .softmax32, optimizer: "perp-adamw",
             hyperparameters: ["weight_decay": 0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8], steps: 300),
@@ -223,8 +225,10 @@ public enum OptimGrokking: Reproduction {
              holds: (base.map(\.trainAccuracy).max() ?? 0) >= 0.99 && baseMaxSC > 0),
             (claim: "After Softmax Collapse, softmax CE (float32) test accuracy stalls below 90%",
              holds: baseBest < 0.9),
-            (claim: "StableMax CE prevents Softmax Collapse (no zero losses) and generalises without weight decay (test acc ≥ 90%)",
-             holds: stable.allSatisfy { $0.zeroLossFraction == 0 } && stable.last!.testAccuracy >= 0.9),
+            (claim: "StableMax CE prevents Softmax Collapse (no training loss exactly 0) while softmax CE (float32) collapses",
+             holds: stable.allSatisfy { $0.zeroLossFraction == 0 } && baseMaxSC > 0),
+            (claim: "StableMax CE generalises without weight decay (test acc ≥ 90%) within the step budget",
+             holds: stable.last!.testAccuracy >= 0.9),
             (claim: "⊥AdamW generalises without weight decay (test acc ≥ 90%) before AdamW does (float32 and float64 softmax CE)",
              holds: reach(perp).map { r in [base, base64].allSatisfy { h in reach(h).map { $0 > r } ?? true } } ?? false),
         ]

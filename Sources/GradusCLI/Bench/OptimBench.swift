@@ -13,13 +13,14 @@ extension BenchContext {
     ]
 
     /// One optimizer step on a single 10M-element float32 parameter, against the fused C Adam (`adam_c`) and the
-    /// STREAM triad measured in the same run (and PyTorch's fused Adam when installed).
+    /// STREAM triad measured in the same run (and PyTorch's Adam, fused and default, when torch is installed).
     func optimizerBench() throws(GradusError) {
         let n = 10_000_000
         var table = Table(
             title: "optimizer step, one 10M-element float32 tensor — goal ≥ 85% of STREAM triad and ≤ 1.15× the fused C Adam",
             header: ["optimizer", "threads", "ms", "B/elem", "GB/s", "% of triad", "vs C Adam", "floor", "vs floor", "C Adam ms",
-                     "triad GB/s", "torch ms"])
+                     "triad GB/s", "torch fused ms", "torch default ms"])
+        var torchLines: [String] = []
         for th in threadCounts {
             try setThreads(th)
             let triad = anchor("stream", ["\(n)", "10"], threads: th)?["Triad,median_GB/s"]
@@ -30,18 +31,25 @@ extension BenchContext {
                 let opt = try OptimizerFactory.make(name, parameters: [("p", p)], lr: 1e-3, weightDecay: wd)
                 let t = try medianTime(repeats: repeats) { () throws(GradusError) in try opt.step() }
                 let bw = bytes * Double(n) / t / 1e9
-                let torchTime = torch && name == "adam" ? TorchBench.adamStep(count: n, threads: th, fused: true) : nil
+                let torchFused = torch && name == "adam" ? TorchBench.adamStep(count: n, threads: th, fused: true) : nil
+                let torchDefault = torch && name == "adam" ? TorchBench.adamStep(count: n, threads: th, fused: false) : nil
+                if name == "adam", torchFused != nil || torchDefault != nil {
+                    torchLines.append("Adam at \(th) thread\(th == 1 ? "" : "s"): Gradus \(ms(t)) ms; torch fused=True \(ms(torchFused)) ms "
+                                      + "(Gradus \(ratio(torchFused, t)) faster), torch default \(ms(torchDefault)) ms (Gradus \(ratio(torchDefault, t)) faster)")
+                }
                 // The floor: the C Adam's time scaled by the bytes this optimizer must move (B/elem / 28).
                 let floor = cAdam.map { $0 * bytes / 28 }
                 table.add([label, "\(th)", ms(t), fmt(bytes, 0), fmt(bw, 1), triad.map { fmt(100 * bw / $0, 0) + "%" } ?? "n/a",
                            ratio(t, cAdam), floor == nil ? "n/a" : fmt(bytes / 28, 2) + "×", ratio(t, floor),
-                           ms(cAdam), triad.map { fmt($0, 1) } ?? "n/a", ms(torchTime)])
+                           ms(cAdam), triad.map { fmt($0, 1) } ?? "n/a", ms(torchFused), ms(torchDefault)])
             }
         }
         print(table.render())
         print("B/elem: bytes each optimizer must read and write per element; GB/s = B/elem × 10M / time. "
               + "vs C Adam = time / C Adam time (lower is better). floor = B/elem / 28: the least time relative to the C Adam "
               + "(28 B/elem) for an optimizer that must move more memory (diffGrad's previous gradient, ⊥AdamW's dot-product "
-              + "pass, Stable-SPAM's max pass); vs floor = time / (floor × C Adam time). torch = torch.optim.Adam(fused=True).")
+              + "pass, Stable-SPAM's max pass); vs floor = time / (floor × C Adam time). torch = torch.optim.Adam(fused=True) and "
+              + "torch.optim.Adam() (its default single-tensor path on CPU), same thread count, medians of 12.")
+        for line in torchLines { print(line) }
     }
 }
