@@ -442,6 +442,19 @@ gradus_status gradus_loss_mse(gradus_tensor prediction, gradus_tensor target, gr
  * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH. */
 gradus_status gradus_loss_bce_with_logits(gradus_tensor logits, gradus_tensor target, gradus_reduction reduction,
                                           gradus_tensor *out);
+/* StableMax cross-entropy (Prieto et al., "Grokking at the Edge of Numerical Stability"; spec optimizers §5.1) of
+ * logits (N, C) against N labels in 0..C-1: -log(s(x_y) / sum_j s(x_j)) with s(x) = x + 1 for x >= 0 and 1/(1 - x)
+ * below. Probabilities decay like 1/|x| instead of exponentially, so no row collapses to a loss of exactly 0.
+ * `dtype` is the dtype of the computation and of *out: GRADUS_DTYPE_FLOAT64 as the official code (it casts the
+ * logits), or the logits' own dtype; the gradient reaches the logits in their dtype.
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL labels, label out of range, unknown reduction or dtype),
+ * SHAPE_MISMATCH (count != N, logits not 2-d). */
+gradus_status gradus_loss_stablemax_cross_entropy(gradus_tensor logits, const int32_t *labels, size_t count,
+                                                  gradus_reduction reduction, gradus_dtype dtype, gradus_tensor *out);
+/* z-loss (PaLM; Wortsman et al. 2023, spec optimizers §8): coefficient * mean over rows of (log sum_j e^{x_j})^2 for
+ * logits (N, C), a scalar to add to the cross-entropy (the paper uses coefficient 1e-4).
+ * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (coefficient negative or not finite), SHAPE_MISMATCH (not 2-d). */
+gradus_status gradus_loss_z_loss(gradus_tensor logits, double coefficient, gradus_tensor *out);
 /* Fraction of rows of logits (N, C) whose arg-max equals the label, in *out.
  * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT, SHAPE_MISMATCH. */
 gradus_status gradus_accuracy(gradus_tensor logits, const int32_t *labels, size_t count, double *out);

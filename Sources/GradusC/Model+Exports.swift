@@ -185,6 +185,32 @@ private func labelsArg(_ labels: UnsafePointer<Int32>?, _ count: Int, rows: Int)
     }
 }
 
+@c @implementation public func gradus_loss_stablemax_cross_entropy(
+    _ logits: gradus_tensor?, _ labels: UnsafePointer<Int32>?, _ count: Int, _ reduction: gradus_reduction,
+    _ dtype: gradus_dtype, _ out: UnsafeMutablePointer<gradus_tensor?>?
+) -> gradus_status {
+    guarded { () throws(GradusError) in
+        let out = try outArg(out)
+        let x = try tensorArg(logits, "logits")
+        let red = try reductionArg(reduction)
+        let d = try dtypeArg(dtype)
+        guard x.rank == 2, x.shape[1] > 0 else { throw .shapeMismatch("logits must be (N, C) with C > 0, got \(x.shape)") }
+        let l = try labelsArg(labels, count, rows: x.shape[0])
+        emit(try Loss.stableMaxCrossEntropy(x, labels: l, reduction: red, dtype: d), out)
+    }
+}
+
+@c @implementation public func gradus_loss_z_loss(
+    _ logits: gradus_tensor?, _ coefficient: Double, _ out: UnsafeMutablePointer<gradus_tensor?>?
+) -> gradus_status {
+    guarded { () throws(GradusError) in
+        let out = try outArg(out)
+        let x = try tensorArg(logits, "logits")
+        guard x.rank == 2, x.shape[1] > 0 else { throw .shapeMismatch("logits must be (N, C) with C > 0, got \(x.shape)") }
+        emit(try Loss.zLoss(x, coefficient: coefficient), out)
+    }
+}
+
 @c @implementation public func gradus_accuracy(
     _ logits: gradus_tensor?, _ labels: UnsafePointer<Int32>?, _ count: Int, _ out: UnsafeMutablePointer<Double>?
 ) -> gradus_status {

@@ -224,6 +224,15 @@ static void test_model(void) {
         gradus_tensor_destroy(grad); gradus_tensor_destroy(p);
     }
     EXPECT_OK(gradus_model_zero_grad(model));
+    EXPECT_OK(gradus_loss_stablemax_cross_entropy(logits, labels, 16, GRADUS_REDUCTION_NONE, GRADUS_DTYPE_FLOAT64, &loss));
+    gradus_tensor_destroy(loss);
+    EXPECT_STATUS(gradus_loss_stablemax_cross_entropy(logits, labels, 16, GRADUS_REDUCTION_MEAN, 7, &loss),
+                  GRADUS_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(gradus_loss_stablemax_cross_entropy(logits, labels, 15, GRADUS_REDUCTION_MEAN, GRADUS_DTYPE_FLOAT32, &loss),
+                  GRADUS_STATUS_SHAPE_MISMATCH);
+    EXPECT_OK(gradus_loss_z_loss(logits, 1e-4, &loss));
+    gradus_tensor_destroy(loss);
+    EXPECT_STATUS(gradus_loss_z_loss(logits, -1.0, &loss), GRADUS_STATUS_INVALID_ARGUMENT);
     EXPECT_OK(gradus_accuracy(logits, labels, 16, &acc));
     EXPECT(acc >= 0 && acc <= 1);
     gradus_tensor_destroy(loss);

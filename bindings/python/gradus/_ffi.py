@@ -304,6 +304,8 @@ _FUNCTIONS = {
     "gradus_loss_cross_entropy": (gradus_status, [_T, _I32P, c_size_t, gradus_reduction, _PT]),
     "gradus_loss_mse": (gradus_status, [_T, _T, gradus_reduction, _PT]),
     "gradus_loss_bce_with_logits": (gradus_status, [_T, _T, gradus_reduction, _PT]),
+    "gradus_loss_stablemax_cross_entropy": (gradus_status, [_T, _I32P, c_size_t, gradus_reduction, gradus_dtype, _PT]),
+    "gradus_loss_z_loss": (gradus_status, [_T, c_double, _PT]),
     "gradus_accuracy": (gradus_status, [_T, _I32P, c_size_t, POINTER(c_double)]),
     # Data
     "gradus_dataset_load_fashion_mnist": (gradus_status, [c_char_p, gradus_split, c_int64, POINTER(gradus_dataset)]),

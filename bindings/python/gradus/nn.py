@@ -162,6 +162,24 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
                    _REDUCTIONS[reduction])
 
 
+def stablemax_cross_entropy(logits, labels, reduction="mean", dtype=None):
+    """StableMax cross-entropy (Prieto et al. 2025): s(x) = x + 1 for x >= 0, 1/(1 - x) below, in place of exp.
+
+    dtype: the computation and result dtype; np.float64 as the official code, None for the logits' dtype.
+    """
+    lab = _labels(labels)
+    logits = as_tensor(logits)
+    code = _ffi.DTYPE_FLOAT64 if np.dtype(dtype or logits.dtype) == np.float64 else _ffi.DTYPE_FLOAT32
+    return _result(_ffi.gradus_loss_stablemax_cross_entropy, logits._handle,
+                   lab.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), lab.size, _REDUCTIONS[reduction], code)
+
+
+def z_loss(logits, coefficient=1e-4):
+    """coefficient * mean over rows of logsumexp(logits)^2 (PaLM's z-loss); add it to the cross-entropy."""
+    logits = as_tensor(logits)
+    return _result(_ffi.gradus_loss_z_loss, logits._handle, float(coefficient))
+
+
 def accuracy(logits, labels):
     lab = _labels(labels)
     out = ctypes.c_double()

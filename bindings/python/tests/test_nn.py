@@ -120,3 +120,56 @@ def test_models_and_datasets_close():
     assert e.value.status == gradus.errors.INVALID_HANDLE
     with pytest.raises(gradus.GradusError):
         m(x)
+
+
+def _stablemax_nll(x, y):
+    """numpy float64 reference: -log(s(x_y) / sum_j s(x_j)), s(x) = x + 1 (x >= 0), 1 / (1 - x) (x < 0)."""
+    s = np.where(x >= 0, np.maximum(x, 0) + 1, 1 / (1 - np.minimum(x, 0)))
+    return -np.log(s[np.arange(len(y)), y] / s.sum(axis=1))
+
+
+def test_stablemax_cross_entropy_matches_numpy_and_never_collapses():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, 5)) * 4
+    x[0, 2] = 1000.0  # float32 softmax CE of this row is exactly 0; StableMax's is not
+    y = np.array([2, 0, 1, 4, 3, 2])
+    logits = gradus.tensor(x.astype(np.float32), requires_grad=True)
+    per_row = nn.stablemax_cross_entropy(logits, y, reduction="none", dtype=np.float64)
+    assert per_row.dtype == np.float64
+    np.testing.assert_allclose(per_row.numpy(), _stablemax_nll(x.astype(np.float32).astype(np.float64), y), rtol=1e-12)
+    assert per_row.numpy()[0] > 0
+    assert nn.cross_entropy(gradus.tensor(x.astype(np.float32)), y, reduction="none").numpy()[0] == 0
+    mean = nn.stablemax_cross_entropy(logits, y)
+    assert mean.dtype == np.float32  # dtype=None: the logits' dtype
+    mean.backward()
+    g = logits.grad.numpy()
+    assert g.dtype == np.float32 and np.all(np.isfinite(g)) and abs(g[0]).sum() > 0
+    # finite differences on the float64 reference
+    h, x64 = 1e-6, x.astype(np.float32).astype(np.float64)
+    num = np.zeros_like(x64)
+    for i in range(x64.shape[0]):
+        for j in range(x64.shape[1]):
+            e = np.zeros_like(x64); e[i, j] = h
+            num[i, j] = (_stablemax_nll(x64 + e, y).mean() - _stablemax_nll(x64 - e, y).mean()) / (2 * h)
+    np.testing.assert_allclose(g, num, rtol=1e-3, atol=1e-6)
+
+
+def test_z_loss_matches_numpy():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(7, 9))
+    z = nn.z_loss(gradus.tensor(x), coefficient=1e-2)
+    m = x.max(axis=1, keepdims=True)
+    lz = (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True))).ravel()
+    np.testing.assert_allclose(z.item(), 1e-2 * np.mean(lz ** 2), rtol=1e-12)
+
+
+def test_stablemax_and_z_loss_reject_bad_input():
+    logits = gradus.tensor(np.zeros((4, 3), dtype=np.float32))
+    with pytest.raises(gradus.GradusError):
+        nn.stablemax_cross_entropy(logits, [0, 1, 2])          # 3 labels for 4 rows
+    with pytest.raises(gradus.GradusError):
+        nn.stablemax_cross_entropy(logits, [0, 1, 2, 3])       # label out of range
+    with pytest.raises(gradus.GradusError):
+        nn.z_loss(logits, coefficient=float("nan"))
+    with pytest.raises(gradus.GradusError):
+        nn.z_loss(gradus.tensor(np.zeros(3, dtype=np.float32)))  # not 2-d
