@@ -28,10 +28,11 @@ import GradusOptim
 /// Step budgets (full-batch steps = the official epochs): ⊥AdamW 300 as in the official script; the other runs
 /// 1500 each (the official StableMax and float64 runs are 80000 epochs). A step costs about 1.9 GFLOP of GEMM
 /// (5107×200×200 and 5107×200×113, forward and backward; the one-hot first layer is a row lookup), which
-/// `TiledGEMM` cuts into row tiles for both cores; 4800 steps fit a few minutes on 2 cores. 1500 steps show
-/// the collapse of float32 softmax (SC appears near step 1000 and grows) and its absence in float64 and with
-/// StableMax; they do not show StableMax generalising, which in this setup takes longer than 10000 steps
-/// (measured: test 0.1% at step 10000, loss 9.4e-5). `--scale` lengthens every run.
+/// `TiledGEMM` cuts into row tiles for both cores: the 4800 steps took 6 min 13 s on 2 quiet cores (77 ms a
+/// step). 1500 steps show the collapse of float32 softmax (SC appears near step 1000 and grows) and its absence
+/// in float64 and with StableMax; they do not show StableMax generalising, which in this setup takes longer than
+/// 10000 steps (measured with the earlier 5108-equation split: test 0.1% at step 10000, loss 9.4e-5). `--scale`
+/// lengthens every run.
 ///
 /// Measured (seed 0, scale 1, 5107 train equations): softmax f32 memorises by step 56, SC 0.3% at step 1000 and
 /// 28.3% at 1500, test ≤ 0.1%; softmax f64 no SC, test ≤ 0.1% (loss 5.5e-7); StableMax no SC, test 0.1% (loss
@@ -116,20 +117,6 @@ public enum OptimGrokking: Reproduction {
         }
     }
 
-    /// Log-spaced checkpoints (4 per decade from 10) up to `total`, plus `total`: grokking curves are read on a
-    /// log step axis, as the paper plots them.
-    static func checkpoints(total: Int) -> [Int] {
-        var out: [Int] = []
-        var k = 4
-        while true {
-            let s = Int((pow(10, Double(k) / 4)).rounded())
-            if s >= total { break }
-            out.append(s)
-            k += 1
-        }
-        return out + [total]
-    }
-
     /// Share of exactly-zero entries of a per-sample loss (its own dtype; converting to Double keeps 0 exact).
     static func zeroFraction(_ losses: Tensor) -> Double {
         let values = OptimReproSupport.doubles(losses.detached())
@@ -152,7 +139,7 @@ public enum OptimGrokking: Reproduction {
         for (k, run) in runs.enumerated() {
             let t0 = MonotonicTime.now()
             let steps = budgets[k]
-            let marks = Set(checkpoints(total: steps))
+            let marks = Set(S.logCheckpoints(total: steps))  // 4 per decade, as the paper plots
             let model = try OneHotMLP(p: p, hidden: hidden, depth: depth, seed: modelSeed)
             let opt = try OptimizerCatalog.make(run.optimizer, parameters: model.parameters, lr: learningRate,
                                                 hyperparameters: run.hyperparameters)

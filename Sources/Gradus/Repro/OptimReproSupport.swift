@@ -67,16 +67,18 @@ enum OptimReproSupport {
         return power == 1 ? total : total.squareRoot()
     }
 
-    /// `count` evenly spaced checkpoints in `1...total` (always including `total`).
-    static func checkpoints(total: Int, count: Int) -> [Int] {
-        guard total > 0 else { return [] }
-        let k = Swift.max(1, Swift.min(count, total))
+    /// Log-spaced checkpoints, `perDecade` per decade from 10 (rounded 10^(k/perDecade)) below `total`, then `total`:
+    /// curves read on a log step axis (grokking).
+    static func logCheckpoints(total: Int, perDecade: Int = 4) -> [Int] {
         var out: [Int] = []
-        for i in 1...k {
-            let s = Swift.max(1, Int((Double(total) * Double(i) / Double(k)).rounded()))
+        var k = perDecade
+        while true {
+            let s = Int(pow(10, Double(k) / Double(perDecade)).rounded())
+            if s >= total { break }
             if out.last != s { out.append(s) }
+            k += 1
         }
-        return out
+        return out + [total]
     }
 
     /// Mean of a non-empty array (NaN when empty).
