@@ -15,10 +15,35 @@ extension Blockwise8bitMoments {
     /// The same arithmetic, in the same order, as `AdamPreconditioner8bit.applyQuantizedReference` (bit-identical;
     /// tested).
     // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
+    ///
+    /// Dispatch: on a CPU with AVX2 and FMA the whole step runs in the C kernel `gradus__adam8bit_step_f32_avx2`
+    /// (8 lanes, bit-identical to this loop; `AdamStepKernel.float32`, so `GRADUS_NO_AVX2=1` forces this loop).
     public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
                          correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
                          parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
+        adamStep(offset: offset, count: count, gradient: g, beta1: b1, beta2: b2, correction2: corr, epsilon: eps,
+                 output: output, parameters: theta, preFactor: a, scale: c, postFactor: pb, kernel: AdamStepKernel.float32)
+    }
+
+    /// `adamStep` with the kernel chosen by the caller (tests run both): `.avx2` requires
+    /// `AdamStepKernel.isAVX2Available`; blocks larger than 2048 elements always take the Swift loop.
+    func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
+                  correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
+                  parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float,
+                  kernel: AdamStepKernel) {
         guard let dst = theta ?? output else { return }
+        if kernel == .avx2 && blockSize <= 2048 {
+            let tables = Self.kernelTables
+            var args = gradus__adam8bit_step_f32_args(
+                codes_m: codesM + offset, codes_v: codesV + offset, absmax_m: absmaxM + offset / blockSize,
+                absmax_v: absmaxV + offset / blockSize, values_m: tables.valuesM, values_v: tables.valuesV,
+                folded_m: tables.foldedM, folded_v: tables.foldedV, gradient: g, output: output, parameters: theta,
+                count: Int64(count), block_size: Int64(blockSize), beta1: b1, one_minus_beta1: 1 - b1, beta2: b2,
+                one_minus_beta2: 1 - b2, correction2: corr, epsilon: eps, pre_factor: a, scale: c, post_factor: pb,
+                zero_code_m: tables.zeroCodeM, zero_code_v: tables.zeroCodeV)
+            gradus__adam8bit_step_f32_avx2(&args)
+            return
+        }
         let se = Self.signed, ue = Self.unsigned
         let c1 = 1 - b1, c2 = 1 - b2
         let qbs = blockSize
@@ -106,6 +131,25 @@ extension Blockwise8bitMoments {
             }}}}
         }}
     }
+
+    /// The C kernel's tables: both maps' values and folded encoder tables, copied once per process (immutable).
+    struct KernelTables: @unchecked Sendable {
+        let valuesM: UnsafePointer<Float>, valuesV: UnsafePointer<Float>
+        let foldedM: UnsafePointer<UInt32>, foldedV: UnsafePointer<UInt32>
+        let zeroCodeM: UInt8, zeroCodeV: UInt8
+    }
+
+    static let kernelTables: KernelTables = {
+        func copy<T>(_ a: [T]) -> UnsafePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: a.count)
+            p.initialize(from: a, count: a.count)
+            return UnsafePointer(p)
+        }
+        let se = signed, ue = unsigned
+        return KernelTables(valuesM: copy(se.codebook.values), valuesV: copy(ue.codebook.values),
+                            foldedM: copy(se.foldedOffsets), foldedV: copy(ue.foldedOffsets),
+                            zeroCodeM: se.codebook.zeroCode, zeroCodeV: ue.codebook.zeroCode)
+    }()
 
     /// Codes of `n` values `x[i]·inv` by the folded direct path (`FastCodebookEncoder.foldedOffsets`), 16 lanes at
     /// a time: keys `b >> 14` (vector, through `keys`), then the table entries loaded straight into vector lanes

@@ -5,6 +5,7 @@
 #include "../../../include/gradus.h"
 #include "gradus_math.h"
 #include "gradus_optim_kernels.h"
+#include "gradus_optim8bit_kernels.h"
 #include <stddef.h>
 #include <stdint.h>
 
