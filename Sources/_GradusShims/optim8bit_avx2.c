@@ -62,10 +62,12 @@ A8_INLINE __m256i lookup8_keys(const uint32_t *table, const uint32_t *b) {
     return _mm256_castps_si256(_mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1));
 }
 
-/* Codes of 8 patterns b (F: their table entries), as 8 bytes in the low half of the result. */
+/* Codes of 8 patterns b (F: their table entries) as 32-bit lanes. No mask to 8 bits before the saturating packs: by
+ * construction of the folded table (FastCodebookEncoder.folded), F + (b ^ (b >>ₐ 31)) = E + low' < (r + 2)·2^14 with
+ * r + 1 ≤ 255 whenever it is reached, so every code is ≤ 255 (the tests check the encoder on every bucket edge). */
 A8_INLINE __m256i codes8(__m256i b, __m256i f) {
     const __m256i w = _mm256_xor_si256(b, _mm256_srai_epi32(b, 31));
-    return _mm256_and_si256(_mm256_srli_epi32(_mm256_add_epi32(f, w), 14), _mm256_set1_epi32(255));
+    return _mm256_srli_epi32(_mm256_add_epi32(f, w), 14);
 }
 
 /* Codes of x[i]·inv, i < n (the folded direct encoder); bits: n elements of scratch (the scaled patterns). */
@@ -104,11 +106,11 @@ typedef struct {
 
 /* Elements [i, i+8) of one block: moments to tm/tv, running absmax bit patterns, update or θ. form: 0 output u,
  * 1 θ ← θ + c·u, 2 θ ← θ·a + c·u, 3 θ ← (θ·a + c·u)·b. */
-A8_INLINE void adam8_lanes(const gradus__adam8bit_step_f32_args *args, const a8_coefficients *k, const uint8_t *cm,
+A8_INLINE void adam8_lanes(const float *values_m, const float *values_v, const a8_coefficients *k, const uint8_t *cm,
                            const uint8_t *cv, const float *g, float *t, float *tm, float *tv, __m256i *mx, __m256i *vx,
                            int form) {
     const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
-    const __m256 dm = lookup8_codes(args->values_m, cm), dv = lookup8_codes(args->values_v, cv);
+    const __m256 dm = lookup8_codes(values_m, cm), dv = lookup8_codes(values_v, cv);
     const __m256 gi = _mm256_loadu_ps(g);
     const __m256 m = _mm256_add_ps(_mm256_mul_ps(k->b1, _mm256_mul_ps(dm, k->am)), _mm256_mul_ps(k->c1, gi));
     const __m256 v = _mm256_add_ps(_mm256_mul_ps(k->b2, _mm256_mul_ps(dv, k->av)),
@@ -144,6 +146,7 @@ A8_INLINE void adam8_step(const gradus__adam8bit_step_f32_args *args, int form) 
     const float b1 = args->beta1, c1 = args->one_minus_beta1, b2 = args->beta2, c2 = args->one_minus_beta2;
     const float corr = args->correction2, eps = args->epsilon;
     const float pa = args->pre_factor, sc = args->scale, pb = args->post_factor;
+    const float *const values_m = args->values_m, *const values_v = args->values_v;
     float tm[A8_MAX_BLOCK] __attribute__((aligned(32)));
     float tv[A8_MAX_BLOCK] __attribute__((aligned(32)));
     uint32_t keys[A8_MAX_BLOCK] __attribute__((aligned(32)));
@@ -162,7 +165,7 @@ A8_INLINE void adam8_step(const gradus__adam8bit_step_f32_args *args, int form) 
         __m256i mx8 = _mm256_setzero_si256(), vx8 = _mm256_setzero_si256();
         const int64_t n8 = len & ~(int64_t)7;
         int64_t i = 0;
-        for (; i < n8; i += 8) adam8_lanes(args, &k, cm + i, cv + i, gs + i, t + i, tm + i, tv + i, &mx8, &vx8, form);
+        for (; i < n8; i += 8) adam8_lanes(values_m, values_v, &k, cm + i, cv + i, gs + i, t + i, tm + i, tv + i, &mx8, &vx8, form);
         uint32_t mxb = hmax_epu32(mx8), vxb = hmax_epu32(vx8);
         for (; i < len; i++) {  /* the last (partial) block's tail */
             const float gi = gs[i];
