@@ -14,10 +14,10 @@ extension Blockwise8bitMoments {
     ///    loaded into vector lanes, vector finish).
     /// The same arithmetic, in the same order, as `AdamPreconditioner8bit.applyQuantizedReference` (bit-identical;
     /// tested).
-    // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
     ///
     /// Dispatch: on a CPU with AVX2 and FMA the whole step runs in the C kernel `gradus__adam8bit_step_f32_avx2`
     /// (8 lanes, bit-identical to this loop; `AdamStepKernel.float32`, so `GRADUS_NO_AVX2=1` forces this loop).
+    // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
     public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
                          correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
                          parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
