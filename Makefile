@@ -3,7 +3,7 @@
 #   make test   runs every test: swift test, the ABI checks, C via ctest, Python via pytest and a venv install
 # Both install what they need first (make deps). Other targets:
 #   make build | dist | install PREFIX=<dir> | bench | bench-python | deps | clean
-#   make test-swift | test-abi | test-c | test-python | test-python-venv   (parts of make test; STAGE=<prefix>)
+#   make test-swift | test-abi | test-c | test-cli | test-python | test-python-venv   (parts of make test; STAGE=<prefix>)
 # Scratch paths: .build (debug: swift build / swift test), .build-dist (the shipped release .so and CLI).
 
 SHELL       := /bin/sh
@@ -20,7 +20,7 @@ BENCH_ARGS  ?=
 
 export SWIFT_BACKTRACE := enable=no
 
-.PHONY: all build dist install stage deps test test-swift test-abi test-c test-python test-python-venv python-package \
+.PHONY: all build dist install stage deps test test-swift test-abi test-c test-cli test-python test-python-venv python-package \
         demo bench bench-python anchors python-bundle clean
 
 all: build
@@ -46,7 +46,7 @@ stage: dist
 	cmake/install.sh "$(STAGE)" $(DIST)
 
 ## test: every test. Swift first (fast failure), then the dist build and its consumers.
-test: deps test-swift stage test-abi test-c test-python test-python-venv
+test: deps test-swift stage test-abi test-c test-cli test-python test-python-venv
 	@echo "make test: all passed"
 
 test-swift:
@@ -56,6 +56,10 @@ test-swift:
 test-abi: stage
 	@test -f $(BUILD)/debug/GradusC.build/include/GradusC-Swift.h || $(SWIFT) build --scratch-path $(BUILD) --target GradusC
 	Tests/abi/check.sh $(DIST)/release/libgradus.so $(BUILD)/debug/GradusC.build/include/GradusC-Swift.h
+
+# The staged CLI on bad command lines: clear errors and exit status 1 or 64, never a trap.
+test-cli: stage
+	Tests/cli/bad_input.sh $(STAGE_ABS)/bin/gradus
 
 # The C consumers twice: through find_package(Gradus) and through pkg-config, both against the staged prefix.
 # The build folders are keyed on the prefix (find_package caches Gradus_DIR, pkg-config its results), so

@@ -198,23 +198,6 @@ func denoiserArg(_ model: gradus_model?) throws(GradusError) -> (ModelBox, any C
     return (m, net)
 }
 
-/// Refuses a forward over `batch` samples whose activations would not fit in memory (a failed allocation traps).
-/// The estimate is generous: about 64 activations per feature of the widest layer, per sample.
-func checkForwardMemory(_ net: any ConditionalDenoiser & Module, batch: Int) throws(GradusError) {
-    let perSample: Int
-    if let conv = net as? DenoiserConvNet {
-        perSample = 64 * conv.baseWidth * conv.height * conv.width + 4 * conv.sampleShape.reduce(1, *)
-    } else if let mlp = net as? DenoiserMLP {
-        perSample = 64 * mlp.hiddenWidth + 4 * mlp.dataDim
-    } else {
-        perSample = 64 * net.sampleShape.reduce(1, *)
-    }
-    let (total, overflow) = perSample.multipliedReportingOverflow(by: batch * net.dtype.size)
-    guard !overflow, total <= physicalMemoryBytes / 2 else {
-        throw .outOfMemory("a batch of \(batch) samples needs about \(overflow ? Int.max : total) bytes of activations, more than half the machine's \(physicalMemoryBytes)")
-    }
-}
-
 /// `count` labels in `0...maxLabel`.
 func classLabelsArg(_ labels: UnsafePointer<Int32>?, _ count: Int, maxLabel: Int, what: String) throws(GradusError) -> [Int] {
     let labels = try require(labels, "labels")
@@ -253,7 +236,7 @@ private func batchArg(_ x: Tensor, _ net: any ConditionalDenoiser & Module) thro
             t[i] = ts[i]
         }
         let l = try classLabelsArg(labels, b, maxLabel: net.numClasses, what: "\(net.numClasses) is the null label")
-        try checkForwardMemory(net, batch: b)
+        try DenoiserMemory.requireForwardFits(net, batch: b)
         emit(try net.predict(xt, timesteps: t, labels: l), out)
     }
 }
@@ -300,7 +283,7 @@ private func gatherRows<T: TensorScalar>(_ src: Tensor, _ rows: [Int], per: Int,
             throw .invalidArgument("optimizer parameter \(i) is not a parameter of this model")
         }
         let batch = o.batch_size == 0 ? n : Int(o.batch_size)
-        try checkForwardMemory(net, batch: batch)
+        try DenoiserMemory.requireForwardFits(net, batch: batch)
         let shape = net.sampleShape, per = shape.reduce(1, *)
         let data = xt.to(net.dtype).contiguous()
         let objective = sched.objective, dropout = o.label_dropout, nullLabel = net.nullLabel

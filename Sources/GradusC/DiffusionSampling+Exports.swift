@@ -122,7 +122,7 @@ private func sample(_ net: any ConditionalDenoiser & Module, _ sched: NoiseSched
         guard count >= 1, count <= maxSamples else { throw .invalidArgument("count is \(count); expected 1...\(maxSamples)") }
         let l = try classLabelsArg(labels, count, maxLabel: net.numClasses, what: "\(net.numClasses) asks for an unconditional sample")
         let request = try sampleRequest(o, sched, rank: 1 + net.sampleShape.count)
-        try checkForwardMemory(net, batch: 2 * count)
+        try DenoiserMemory.requireForwardFits(net, batch: 2 * count)
         let x = try sample(net, sched, request, labels: l)
         emit(Tensor(shape: [count] + net.sampleShape, scalars: x), out)
     }

@@ -73,11 +73,7 @@ func dtypeArg(_ dtype: gradus_dtype) throws(GradusError) -> DType {
 }
 
 /// Physical memory in bytes (the cap on one tensor's size).
-let physicalMemoryBytes: Int = {
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
-    guard pages > 0, size > 0 else { return Int.max / 8 }
-    return pages.multipliedReportingOverflow(by: size).overflow ? Int.max / 8 : pages * size
-}()
+let physicalMemoryBytes = BufferPool.physicalMemoryBytes
 
 /// Reads a C shape (ndim entries, each >= 0) and checks that the element count and byte size fit.
 func shapeArg(_ shape: UnsafePointer<Int64>?, _ ndim: Int32, dtype: DType) throws(GradusError) -> [Int] {

@@ -18,7 +18,12 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
         guard !counts.isEmpty else { throw CLIError("--threads needs positive integers") }
+        guard repeats >= 1 else { throw CLIError("--repeats must be at least 1 (got \(repeats))") }
         let sections = Set(only.split(separator: ",").map(String.init))
+        let known: Set = ["all", "matmul", "mlp", "elementwise", "optim", "quant", "diffusion"]
+        if let bad = sections.subtracting(known).sorted().first {
+            throw CLIError("unknown section '\(bad)' (\(known.sorted().joined(separator: ", ")))")
+        }
         func want(_ s: String) -> Bool { sections.contains("all") || sections.contains(s) }
         print("gradus bench — OpenBLAS core \(String(cString: openblas_get_corename())); medians of \(repeats) runs")
         let ctx = BenchContext(anchors: anchors, repeats: repeats, threadCounts: counts, torch: !noTorch && BenchContext.torchAvailable())

@@ -34,6 +34,10 @@ struct DiffusionTrainCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Where to write the model.") var out = "diffusion.safetensors"
 
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+    }
+
     func run() throws {
         guard let source = DiffusionModelStore.DataSource(rawValue: data) else { throw CLIError("unknown data '\(data)'") }
         let (shape, classes, next) = try cli { () throws(GradusError) in
@@ -76,10 +80,20 @@ struct DiffusionSampleCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Where to write the PNG.") var out = "samples.png"
 
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        guard perClass >= 1 else { throw ValidationError("--per-class must be at least 1 (got \(perClass))") }
+    }
+
     func run() throws {
         let (net, d) = try cli { () throws(GradusError) in try DiffusionModelStore.load(model) }
         let classes = classLabel.map { [$0] } ?? Array(0..<net.numClasses)
         for c in classes where c < 0 || c >= net.numClasses { throw CLIError("class \(c) outside 0..<\(net.numClasses)") }
+        // the guided forward runs the conditional and unconditional halves as one batch of 2 × samples
+        let (samples, tooMany) = classes.count.multipliedReportingOverflow(by: perClass)
+        try cli { () throws(GradusError) in
+            try DenoiserMemory.requireForwardFits(net, batch: tooMany || samples > Int.max / 2 ? Int.max : 2 * samples)
+        }
         let labels = classes.flatMap { [Int](repeating: $0, count: perClass) }
         let choice: GuidanceChoice
         switch guidance {

@@ -14,8 +14,8 @@ struct GradusCommand: ParsableCommand {
 /// Turns a library error into a clean CLI failure (message, non-zero exit) instead of a trap.
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ e: GradusError) { description = "error: \(e.message)" }
-    init(_ s: String) { description = "error: \(s)" }
+    init(_ e: GradusError) { description = e.message }  // ArgumentParser prints "Error: " before it
+    init(_ s: String) { description = s }
 }
 
 func cli<R>(_ body: () throws(GradusError) -> R) throws -> R {

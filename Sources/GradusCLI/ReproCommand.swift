@@ -28,6 +28,7 @@ struct ReproCommand: ParsableCommand {
         o.scale = scale
         o.outputDirectory = output
         o.fashionMNISTDirectory = dataDir
+        try cli { () throws(GradusError) in try o.validate() }
         let report = try cli { () throws(GradusError) in try r.run(o) { eprint($0 + "\n") } }
         if json { print(report.json.serialized); return }
         for t in report.tables {

@@ -40,23 +40,33 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Quantize each quantized layer's input too (default: weights only).") var quantActivations = false
     @Flag(help: "Print one final JSON object with the metrics (progress still goes to stderr).") var json = false
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0 (got \(warmup))") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
+    }
+
     func run() throws {
         if let threads { try cli { () throws(GradusError) in try Runtime.configure(RuntimeOptions(threadCount: threads)) } }
         Init.manualSeed(seed)
         let quantOptions = try makeQuantOptions()
         let (train, test) = try cli { () throws(GradusError) in try loadData() }
         let sizes = try parseSizes()
+        try cli { () throws(GradusError) in try requireModelFits(input: train.sampleSize, hidden: sizes, classes: train.classCount) }
         let mlp = try cli { () throws(GradusError) in try buildMLP(input: train.sampleSize, hidden: sizes, classes: train.classCount) }
         var model: Module = mlp
         var quantizedPaths: [String] = []
         if let quantOptions {
             (model, quantizedPaths) = try cli { () throws(GradusError) in try quantOptions.apply(to: mlp) }
         }
-        let stepsPerEpoch = (train.count + batchSize - 1) / batchSize
+        let stepsPerEpoch = train.count / batchSize + (train.count % batchSize == 0 ? 0 : 1)
+        let (totalSteps, tooMany) = stepsPerEpoch.multipliedReportingOverflow(by: epochs)
+        guard !tooMany else { throw CLIError("--epochs \(epochs) × \(stepsPerEpoch) steps per epoch is too many steps") }
         let opt = try cli { () throws(GradusError) in
             try OptimizerFactory.make(optimizer, parameters: model.namedParameters(), lr: lr, momentum: momentum,
                                       weightDecay: weightDecay, extra: hparams, schedule: schedule, warmup: warmup,
-                                      totalSteps: stepsPerEpoch * epochs)
+                                      totalSteps: totalSteps)
         }
         let trainer = try cli { () throws(GradusError) in try ClassificationTrainer(model: model, optimizer: opt, batchSize: batchSize, seed: seed) }
         if !json || isatty(2) == 1 {
@@ -131,6 +141,22 @@ struct TrainCommand: ParsableCommand {
         let parts = hidden.split(separator: ",").map { Int($0.trimmingSpaces) }
         guard parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw CLIError("--hidden must be positive integers separated by commas") }
         return parts.map { $0! }
+    }
+
+    /// Refuses an MLP whose weights, gradients and two optimizer moments (4 float32 copies of every parameter)
+    /// exceed physical memory, before anything is allocated: a failed allocation would trap.
+    func requireModelFits(input: Int, hidden: [Int], classes: Int) throws(GradusError) {
+        var parameters = 0, width = input, overflow = false
+        for h in hidden + [classes] {
+            let (fanIn, o0) = width.addingReportingOverflow(1)  // weights and the bias
+            let (layer, o1) = fanIn.multipliedReportingOverflow(by: h)
+            let (sum, o2) = parameters.addingReportingOverflow(layer)
+            overflow = overflow || o0 || o1 || o2
+            parameters = sum; width = h
+        }
+        let copies = parameters.multipliedReportingOverflow(by: 4)
+        try BufferPool.requireFits(count: overflow || copies.overflow ? -1 : copies.partialValue, elementSize: 4,
+                                   "--hidden \(hidden.map(String.init).joined(separator: ",")): training \(overflow ? "the" : "\(parameters)") parameters (weights, gradients, optimizer state)")
     }
 
     func buildMLP(input: Int, hidden: [Int], classes: Int) throws(GradusError) -> SequentialModel {

@@ -45,10 +45,29 @@ public final class BufferPool: @unchecked Sendable {
     /// when its plan is NUMA-aware (`nil`: follow the plan; true/false: always/never).
     public let firstTouch: Bool?
 
+    /// Physical memory in bytes: the cap callers check a requested size against before allocating, because a
+    /// failed allocation traps (`allocate`) and Swift traps cannot be caught.
+    public static let physicalMemoryBytes: Int = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return Int.max / 8 }
+        return pages.multipliedReportingOverflow(by: size).overflow ? Int.max / 8 : pages * size
+    }()
+
+    /// Throws `outOfMemory` when `count` elements of `elementSize` bytes overflow (or `count` < 0) or exceed physical memory;
+    /// `what` names the request in the message. Returns the byte count.
+    @discardableResult
+    public static func requireFits(count: Int, elementSize: Int, _ what: @autoclosure () -> String) throws(GradusError) -> Int {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+        let beyond = count < 0 || overflow  // a negative count stands for an element count that overflowed
+        guard !beyond, bytes <= physicalMemoryBytes else {
+            throw .outOfMemory("\(what()) needs \(beyond ? "more than \(Int.max)" : "\(bytes)") bytes, more than the machine's \(physicalMemoryBytes)")
+        }
+        return bytes
+    }
+
     /// A pool caching at most `maxCachedBytes` (default: a quarter of physical memory, at most 8 GiB).
     public init(maxCachedBytes: Int? = nil, firstTouch: Bool? = nil) {
-        let phys = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
-        let cap = maxCachedBytes ?? min(8 << 30, max(256 << 20, phys / 4))
+        let cap = maxCachedBytes ?? min(8 << 30, max(256 << 20, Self.physicalMemoryBytes / 4))
         state = Mutex(State(maxCachedBytes: max(0, cap)))
         self.firstTouch = firstTouch
     }

@@ -89,3 +89,16 @@ import GradusNN
         #expect(a == b)
     }
 }
+
+@Suite struct DenoiserMemoryTests {
+    /// Batches whose activations cannot fit are refused up front (the C ABI and the CLI rely on it).
+    @Test func impossibleBatchesAreRefused() throws {
+        let net = try DenoiserMLP(dataDim: 2, numClasses: 3, hidden: 16, depth: 2)
+        try DenoiserMemory.requireForwardFits(net, batch: 1024)
+        #expect(DenoiserMemory.bytesPerSample(net) > 0)
+        for batch in [Int.max, BufferPool.physicalMemoryBytes / DenoiserMemory.bytesPerSample(net)] {
+            #expect(throws: GradusError.self) { try DenoiserMemory.requireForwardFits(net, batch: batch) }
+        }
+        #expect(throws: GradusError.self) { try DenoiserMemory.requireForwardFits(net, batch: -1) }
+    }
+}

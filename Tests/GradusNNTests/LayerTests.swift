@@ -164,3 +164,21 @@ import Testing
         #expect(m2.namedBuffers()[0].1.scalars(as: Double.self) == m.namedBuffers()[0].1.scalars(as: Double.self))
     }
 }
+
+@Suite struct LinearSizeLimitTests {
+    /// A weight that cannot fit in memory (or whose element count overflows) is refused with outOfMemory instead
+    /// of trapping in the allocator; sizes that fit still build.
+    @Test func impossibleWeightsAreRefused() throws {
+        for (i, o) in [(2, 99_999_999_999), (1 << 40, 1 << 40), (Int.max, 2)] {
+            do {
+                _ = try Linear(i, o)
+                Issue.record("Linear(\(i), \(o)) was built")
+            } catch {
+                guard case .outOfMemory(let message) = error else { Issue.record("wrong error \(error)"); continue }
+                #expect(message.hasPrefix("Linear(\(i), \(o)): the weight needs"), "\(message)")
+            }
+        }
+        let l = try Linear(3, 5)
+        #expect(l.weight.shape == [5, 3])
+    }
+}

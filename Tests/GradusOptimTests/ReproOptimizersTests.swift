@@ -46,6 +46,20 @@ import Gradus
         }
     }
 
+    /// Scales that would turn into NaN, infinite or overflowing step counts are refused.
+    @Test func scaleIsValidated() throws {
+        for bad in [0, -1, .nan, .infinity, 1e300] as [Double] {
+            var o = ReproOptions()
+            o.scale = bad
+            #expect(throws: GradusError.self) { try o.validate() }
+        }
+        for good in [0.01, 1, 100] as [Double] {
+            var o = ReproOptions()
+            o.scale = good
+            try o.validate()
+        }
+    }
+
     @Test func registryListsTheFive() {
         let names = Set(Reproductions.all.map { $0.name })
         for n in ["diffgrad-synthetic", "grokking", "ghost-bn", "lr-refinement", "lr-sensitivity"] {

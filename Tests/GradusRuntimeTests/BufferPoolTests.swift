@@ -122,4 +122,22 @@ import GradusRuntime
         q.deallocate(r, byteCount: n)
         q.trim()
     }
+
+    /// Requests beyond physical memory, overflowing or negative are refused with outOfMemory before any allocation.
+    @Test func requireFitsRefusesImpossibleSizes() throws {
+        let physical = BufferPool.physicalMemoryBytes
+        #expect(physical > 0)
+        #expect(try BufferPool.requireFits(count: 1000, elementSize: 4, "a") == 4000)
+        #expect(try BufferPool.requireFits(count: 0, elementSize: 8, "a") == 0)
+        for (count, size) in [(physical / 4 + 1, 4), (Int.max, 2), (-1, 4)] {
+            do {
+                try BufferPool.requireFits(count: count, elementSize: size, "the request")
+                Issue.record("\(count) × \(size) bytes accepted")
+            } catch {
+                guard case .outOfMemory(let message) = error else { Issue.record("wrong error \(error)"); continue }
+                #expect(message.hasPrefix("the request needs "), "\(message)")
+                #expect(message.contains("more than the machine's \(physical)"), "\(message)")
+            }
+        }
+    }
 }

@@ -16,6 +16,12 @@ public struct ReproOptions: Sendable {
 
     public init() {}
 
+    /// Throws `invalidArgument` unless `scale` is finite and in (0, 100] (reproductions convert scaled counts
+    /// to integers, which traps on NaN, ∞ or overflow).
+    public func validate() throws(GradusError) {
+        guard scale.isFinite, scale > 0, scale <= 100 else { throw .invalidArgument("scale must be in (0, 100] (got \(scale))") }
+    }
+
     /// `n` scaled, at least `minimum`.
     public func scaled(_ n: Int, minimum: Int = 1) -> Int { Swift.max(minimum, Int((Double(n) * scale).rounded())) }
 }
