@@ -228,6 +228,17 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
                 slots[i].absorb(j, &contexts[j], r.scope == .global ? global! : stats[j]!)
                 scales[j][i] = contexts[j].outputScale
                 identity[j][i] = contexts[j].isIdentity
+                // ⊥Grad with g nearly parallel to w: ‖g⊥‖ from g⊥ itself (one more pass, only then).
+                if let projection = slots[i] as? TransformSlot<OrthogonalProjection<Scalar>>,
+                   projection.states[j].pendingExactNorm != nil {
+                    let p = g.tensors.lowerBound + j, k = projection.states[j].coefficient
+                    let s = inputPass(group: g, j: j, p: p, through: i, request: StatisticRequest(count: 1), buffer: buffers[p],
+                                      info: local[j], source: &source[j], segmentStart: &segmentStart[j], scales: scales[j],
+                                      identity: identity[j]) { acc, x, ctx in
+                        OrthogonalProjection<Scalar>.accumulatePerpendicularNormSquared(acc, input: x, coefficient: k, block: ctx)
+                    }
+                    OrthogonalProjection<Scalar>.absorbExactNorm(&projection.states[j], perpendicularNormSquared: s[0])
+                }
             }
         }
 
@@ -252,22 +263,24 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
     func blockCount(_ n: Int) -> Int { (n + Self.blockSize - 1) / Self.blockSize }
 
     /// Runs `body(block index, worker)` over the blocks of a tensor of `count` elements, with one
-    /// zeroed accumulator of `width` doubles per worker, and returns the accumulators reduced.
+    /// zeroed accumulator of `width` doubles per block, and returns the accumulators reduced in block order:
+    /// the same sums as one thread running every block into one accumulator, whatever the thread count
+    /// (per-worker accumulators made the last bits depend on how blocks were split between workers).
     func parallelBlocks(count: Int, width: Int, reductions: [StatisticReduction],
                         _ body: (_ block: Int, _ worker: Int, _ acc: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let workers = workerCount
-        let acc = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, workers * width))
-        acc.initialize(repeating: 0, count: Swift.max(1, workers * width))
+        let workers = workerCount, blocks = blockCount(count)
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, blocks * width))
+        acc.initialize(repeating: 0, count: Swift.max(1, blocks * width))
         defer { acc.deallocate() }
-        ThreadPool.shared.parallelFor(blockCount(count), grain: 1) { range, worker in
+        ThreadPool.shared.parallelFor(blocks, grain: 1) { range, worker in
             let w = Swift.min(worker, workers - 1)
-            for b in range { body(b, w, acc + w * width) }
+            for b in range { body(b, w, acc + b * width) }
         }
         var out = Array(repeating: 0.0, count: width)
-        for w in 0..<workers {
+        for b in 0..<blocks {
             for k in 0..<width {
-                let v = acc[w * width + k]
-                out[k] = (w == 0) ? v : (reductions[k] == .sum ? out[k] + v : Swift.max(out[k], v))
+                let v = acc[b * width + k]
+                out[k] = (b == 0) ? v : (reductions[k] == .sum ? out[k] + v : Swift.max(out[k], v))
             }
         }
         return out
@@ -363,8 +376,13 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
     /// there instead of recomputing the stage (the sums combine in the same order, so the result is identical).
     func inputPass(group g: Group, j: Int, p: Int, through i: Int, request: StatisticRequest, buffer: ParameterBuffer<Scalar>,
                    info: ParameterInfo, source: inout Source, segmentStart: inout Int, scales: [Double],
-                   identity: [Bool], gather: BlockStatistics? = nil, ahead: BlockStatistics? = nil) -> [Double] {
+                   identity: [Bool], gather: BlockStatistics? = nil, ahead: BlockStatistics? = nil,
+                   accumulate custom: ((UnsafeMutablePointer<Double>, UnsafePointer<Scalar>, BlockContext<Scalar>) -> Void)? = nil) -> [Double] {
         let slots = g.slots
+        // The statistic: transform `i`'s own, or `custom` (a second statistic of the same input).
+        @inline(__always) func accumulateInput(_ acc: UnsafeMutablePointer<Double>, _ x: UnsafePointer<Scalar>, _ ctx: BlockContext<Scalar>) {
+            if let custom { custom(acc, x, ctx) } else { slots[i].accumulateInput(j, acc, x, ctx) }
+        }
         let (stages, pending) = plan(slots, segment: segmentStart..<i, scales: scales, identity: identity)
         let reductions = Array(repeating: request.reduction, count: request.count)
         let from: UnsafePointer<Scalar> = source == .gradient ? buffer.gradient : UnsafePointer(ensureScratch(p))
@@ -374,17 +392,26 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             if let gather {
                 let ownWidth = gather.ownWidth, nextWidth = gather.next.count
                 defer { gather.isFilled = true }
+                // Stable-SPAM: AdaClip's max |g| and AdaGN's Σg² in one loop over the block (`Kernels.spikeStatistics`).
+                let spikeStatistics = slots[i] is TransformSlot<SpikeClipping<Scalar>>
+                    && slots[i + 1] is TransformSlot<GradientNormalization<Scalar>>
                 return parallelBlocks(count: info.count, width: width, reductions: reductions) { b, w, acc in
                     let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
-                    let own = gather.own + b * ownWidth
-                    slots[i].accumulateInput(j, own, from + ctx.offset, ctx)
-                    slots[i + 1].accumulateInput(j, gather.nextStatistics + b * nextWidth, from + ctx.offset, ctx)
+                    let own = gather.own + b * ownWidth, next = gather.nextStatistics + b * nextWidth
+                    if spikeStatistics {
+                        let s = Kernels.spikeStatistics(from + ctx.offset, count: ctx.count)
+                        own[0] = Swift.max(own[0], s.maxMagnitude)
+                        next[0] += s.sumOfSquares
+                    } else {
+                        slots[i].accumulateInput(j, own, from + ctx.offset, ctx)
+                        slots[i + 1].accumulateInput(j, next, from + ctx.offset, ctx)
+                    }
                     for k in 0..<width { acc[k] = isSum ? acc[k] + own[k] : Swift.max(acc[k], own[k]) }
                 }
             }
             return parallelBlocks(count: info.count, width: width, reductions: reductions) { b, w, acc in
                 let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
-                slots[i].accumulateInput(j, acc, from + ctx.offset, ctx)
+                accumulateInput(acc, from + ctx.offset, ctx)
             }
         }
         if stages.allSatisfy({ slots[$0.slot].isRecomputable }) {
@@ -408,7 +435,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
                     Kernels.scale(x, by: Scalar(pending), into: out, count: ctx.count)
                     x = UnsafePointer(out)
                 }
-                slots[i].accumulateInput(j, acc, x, ctx)
+                accumulateInput(acc, x, ctx)
             }
         }
         let dest = ensureScratch(p)
@@ -420,7 +447,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
             let x = runStages(stages[...], slots: slots, j: j, input: from + ctx.offset, buffers: updateBuffers(w), ctx: ctx,
                               events: events, worker: w)
             Kernels.scale(x, by: Scalar(pending), into: out, count: ctx.count)
-            slots[i].accumulateInput(j, acc, UnsafePointer(out), ctx)
+            accumulateInput(acc, UnsafePointer(out), ctx)
         }
         source = .scratch
         segmentStart = i
@@ -442,6 +469,29 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         let pre = Scalar(context.preUpdateFactor), post = Scalar(context.postUpdateFactor), c = Scalar(pending)
         let events = EventCounter(slots.count, workers: workerCount)
         defer { events.add(to: &g.lastEvents); events.release() }
+        // ⊥AdamW: ⊥Grad's projection straight before Adam runs inside Adam's kernel, on the θ it loads anyway
+        // (`AdamPreconditioner.applyUpdatingProjected`), instead of a loop writing the projected block first.
+        if fused, head.count == 1, head[0].prescale == nil, skip?.slot != head[0].slot,
+           stages[stages.count - 1].prescale == nil || lastFusesInputScale,
+           AdamPreconditioner<Scalar>.foldsProjection,
+           let projection = slots[head[0].slot] as? TransformSlot<OrthogonalProjection<Scalar>>,
+           let adam = slots[stages[stages.count - 1].slot] as? TransformSlot<AdamPreconditioner<Scalar>> {
+            let state = adam.states[j], p = projection.states[j]
+            let k = Scalar(p.coefficient), r = Scalar(p.rescale)
+            let inputScale = Scalar(stages[stages.count - 1].prescale ?? 1)
+            ThreadPool.shared.parallelFor(blockCount(info.count), grain: 1) { range, worker in
+                let w = Swift.min(worker, workerCount - 1)
+                let bufs = updateBuffers(w)
+                for b in range {
+                    let ctx = blockContext(b, count: info.count, theta: buffer.values, worker: w, info: info)
+                    let update = ParameterUpdate(parameters: buffer.values + ctx.offset, scale: c, preFactor: pre,
+                                                 postFactor: post, scratch: bufs.0, inputScale: inputScale)
+                    adam.transform.applyUpdatingProjected(state, input: from + ctx.offset, coefficient: k, scale: r,
+                                                          update: update, block: ctx)
+                }
+            }
+            return
+        }
         ThreadPool.shared.parallelFor(blockCount(info.count), grain: 1) { range, worker in
             let w = Swift.min(worker, workerCount - 1)
             let bufs = updateBuffers(w)

@@ -1,4 +1,5 @@
 import GradusTensor
+import _GradusShims
 
 /// Shared elementwise kernels. Each is a plain pointer loop over one block (it vectorises), generic
 /// over the scalar and pre-specialised for `Float` and `Double`, so type-erased callers still run
@@ -69,6 +70,21 @@ public enum Kernels {
         m0 = m1 > m0 ? m1 : m0; m2 = m3 > m2 ? m3 : m2; m4 = m5 > m4 ? m5 : m4; m6 = m7 > m6 ? m7 : m6
         m0 = m2 > m0 ? m2 : m0; m4 = m6 > m4 ? m6 : m4
         return Double(m4 > m0 ? m4 : m0)
+    }
+
+    /// `(max |x_i|, Σ x_i²)` of one block: Stable-SPAM's AdaClip and AdaGN statistics, which the executor gathers
+    /// in the same pass. `Float` with the AVX2 kernel (`AdamStepKernel.float32`): one loop over x,
+    /// `gradus__max_abs_sum_squares_f32_avx2` (squares summed in float32 lanes over fixed chunks of 256 elements,
+    /// the chunk sums in double: deterministic for a block, within ~1e-7 relative of the double sum). Otherwise
+    /// `maxMagnitude` and `sumOfSquares`, as before.   x: (n)
+    @_specialize(where S == Float) @_specialize(where S == Double)
+    public static func spikeStatistics<S: OptimizerScalar>(_ x: UnsafePointer<S>, count n: Int) -> (maxMagnitude: Double, sumOfSquares: Double) {
+        if S.self == Float.self && AdamStepKernel.float32 == .avx2 {
+            var m: Float = 0, sum = 0.0
+            gradus__max_abs_sum_squares_f32_avx2(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), Int64(n), &m, &sum)
+            return (Double(m), sum)
+        }
+        return (maxMagnitude(x, count: n), sumOfSquares(x, count: n))
     }
 
     /// x ← x ⊙ w.   x, w: (n), distinct.

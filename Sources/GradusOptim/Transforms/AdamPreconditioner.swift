@@ -226,6 +226,22 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         }
     }
 
+    /// Whether `applyUpdatingProjected` runs (`Float` with the AVX2 kernel); otherwise callers run ⊥Grad's
+    /// projection loop first and then `applyUpdating`.
+    static var foldsProjection: Bool { Scalar.self == Float.self && AdamStepKernel.float32 == .avx2 }
+
+    /// `applyUpdating` on ⊥Grad's projected gradient `scale·(g − coefficient·θ)` (`Projection.removeComponent` with
+    /// `coefficient` and `scale` rounded to `Scalar`), computed inside the Adam kernel from the `θ` it loads for the
+    /// update anyway: no projection loop, no projected block in memory (⊥AdamW reads g, m, v, θ and writes m, v, θ
+    /// once in its final pass). Same bits as the projection loop followed by `applyUpdating`.
+    /// Only when `foldsProjection`. `input`: the raw gradient block; `θ`: `update.parameters`.
+    func applyUpdatingProjected(_ state: State, input: UnsafePointer<Scalar>, coefficient: Scalar, scale: Scalar,
+                                update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) {
+        precondition(Self.foldsProjection, "applyUpdatingProjected needs Float and the AVX2 kernel")
+        stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, nil, nil, nil, update, block.count,
+                 projection: (coefficient, scale))
+    }
+
     /// `unfused` (`update` nil, writes `output`) or `fusedLoop` for `Float` in one call of the AVX2+FMA kernel
     /// (`gradus__adam_step_f32_avx2`): the same element step with the moments, the friction polynomial and the
     /// denominator contracted into FMAs, the parameter update without (as `Kernels.applyUpdate`, so fused and
@@ -233,7 +249,7 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     @inline(__always)
     func stepAVX2(_ step: ElementStep, _ input: UnsafePointer<Scalar>, _ previous: UnsafeMutablePointer<Scalar>?,
                   _ weights: UnsafePointer<Scalar>?, _ output: UnsafeMutablePointer<Scalar>?,
-                  _ update: ParameterUpdate<Scalar>?, _ count: Int) {
+                  _ update: ParameterUpdate<Scalar>?, _ count: Int, projection: (coefficient: Scalar, scale: Scalar)? = nil) {
         @inline(__always) func f(_ p: UnsafeMutablePointer<Scalar>?) -> UnsafeMutablePointer<Float>? {
             p.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }
         }
@@ -247,7 +263,8 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
             beta1: f(step.b1), one_minus_beta1: f(step.c1), beta2: f(step.b2), one_minus_beta2: f(step.c2),
             denominator_scale: f(step.a), epsilon: f(step.eps), input_scale: f(update?.inputScale ?? 1),
             pre_factor: f(update?.preFactor ?? 1), scale: f(update?.scale ?? 1), post_factor: f(update?.postFactor ?? 1),
-            nesterov: step.nesterov ? 1 : 0)
+            nesterov: step.nesterov ? 1 : 0, project: projection == nil ? 0 : 1,
+            projection_coefficient: f(projection?.coefficient ?? 0), projection_scale: f(projection?.scale ?? 1))
         gradus__adam_step_f32_avx2(&args)
     }
 
