@@ -2,14 +2,61 @@
 
 Names and order follow the header's sections. Everything here is the raw C API; the Pythonic layer
 (gradus.runtime, gradus.Tensor, ...) sits on top. ``check(status)`` turns a non-OK status into GradusError.
+
+Integers are range-checked on the way in: plain ctypes silently wraps an out-of-range Python int (2**32 + 1 passed
+as an int32 becomes 1, a label 2**32 becomes class 0), so every integer argument of a C function, every integer field
+of an options struct and every integer array built with ``int_array`` raises GradusError(INVALID_ARGUMENT) instead.
 """
 import ctypes
+import operator
 from ctypes import POINTER, c_char, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint64, c_void_p
 
 from . import _loader
-from .errors import GradusError
+from .errors import INVALID_ARGUMENT, GradusError
 
 lib, library_path = _loader.load()
+
+# ---- range-checked integers (ctypes itself truncates modulo 2**bits) ----
+_INT_RANGES = {c_int32: (-2**31, 2**31 - 1), c_int64: (-2**63, 2**63 - 1), c_size_t: (0, 2**64 - 1),
+               c_uint64: (0, 2**64 - 1)}
+_INT_NAMES = {c_int32: "int32", c_int64: "int64", c_size_t: "uint64", c_uint64: "uint64"}
+
+
+def checked_int(ctype, value, what="integer"):
+    """``value`` as a Python int that fits ``ctype`` (c_int32, c_int64, c_size_t, c_uint64), else GradusError."""
+    v = operator.index(value)  # TypeError for floats and other non-integers, as ctypes
+    lo, hi = _INT_RANGES[ctype]
+    if not lo <= v <= hi:
+        raise GradusError(INVALID_ARGUMENT, f"{what} {v} does not fit in {_INT_NAMES[ctype]} ({lo}...{hi})")
+    return v
+
+
+def int_array(ctype, values, what="integer"):
+    """A ctypes array of ``ctype`` holding ``values``, each range-checked (at least one element long)."""
+    values = [checked_int(ctype, v, what) for v in values]
+    return (ctype * max(len(values), 1))(*values)
+
+
+def _checked_type(ctype):
+    class Checked(ctype):
+        @classmethod
+        def from_param(cls, value):
+            return ctype(checked_int(ctype, value, "integer argument"))
+    Checked.__name__ = ctype.__name__ + "_checked"
+    return Checked
+
+
+_CHECKED_ARG = {t: _checked_type(t) for t in _INT_RANGES}
+
+
+class _Struct(ctypes.Structure):
+    """Options structs: assigning an out-of-range integer to a field raises instead of wrapping."""
+
+    def __setattr__(self, name, value):
+        ctype = dict(type(self)._fields_).get(name)
+        if ctype in _INT_RANGES:
+            value = checked_int(ctype, value, f"{type(self).__name__}.{name}")
+        super().__setattr__(name, value)
 
 # ---- constants (must equal the header's; Tests/abi pins them) ----
 ABI_VERSION = 0
@@ -60,7 +107,7 @@ gradus_pin_mode = c_int32
 gradus_wait_policy = c_int32
 
 
-class gradus_context_options(ctypes.Structure):
+class gradus_context_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("num_threads", c_int32),
@@ -95,7 +142,7 @@ gradus_quant_granularity = c_int32
 gradus_quant_estimator = c_int32
 
 
-class gradus_layer_options(ctypes.Structure):
+class gradus_layer_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("kind", gradus_layer_kind),
@@ -106,7 +153,7 @@ class gradus_layer_options(ctypes.Structure):
     ]
 
 
-class gradus_optimizer_options(ctypes.Structure):
+class gradus_optimizer_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("lr", c_double),
@@ -122,7 +169,7 @@ class gradus_optimizer_options(ctypes.Structure):
     ]
 
 
-class gradus_quant_options(ctypes.Structure):
+class gradus_quant_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("bits", c_int32),
@@ -152,7 +199,7 @@ gradus_guidance_formulation = c_int32
 gradus_guidance_space = c_int32
 
 
-class gradus_noise_schedule_options(ctypes.Structure):
+class gradus_noise_schedule_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("kind", gradus_noise_schedule_kind),
@@ -168,7 +215,7 @@ class gradus_noise_schedule_options(ctypes.Structure):
     ]
 
 
-class gradus_denoiser_options(ctypes.Structure):
+class gradus_denoiser_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("kind", gradus_denoiser_kind),
@@ -183,7 +230,7 @@ class gradus_denoiser_options(ctypes.Structure):
     ]
 
 
-class gradus_diffusion_train_options(ctypes.Structure):
+class gradus_diffusion_train_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("steps", c_int64),
@@ -193,7 +240,7 @@ class gradus_diffusion_train_options(ctypes.Structure):
     ]
 
 
-class gradus_sample_options(ctypes.Structure):
+class gradus_sample_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("sampler", gradus_sampler_kind),
@@ -213,7 +260,7 @@ class gradus_sample_options(ctypes.Structure):
     ]
 
 
-class gradus_image_grid_options(ctypes.Structure):
+class gradus_image_grid_options(_Struct):
     _fields_ = [
         ("struct_size", c_size_t),
         ("columns", c_int32),
@@ -372,7 +419,7 @@ _FUNCTIONS = {
 for _name, (_restype, _argtypes) in _FUNCTIONS.items():
     _fn = getattr(lib, _name)
     _fn.restype = _restype
-    _fn.argtypes = _argtypes
+    _fn.argtypes = [_CHECKED_ARG.get(a, a) for a in _argtypes]
     globals()[_name] = _fn
 del _name, _restype, _argtypes, _fn
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import _ffi
 from ._lifetime import Closeable
 from .errors import INVALID_ARGUMENT, INVALID_HANDLE, SHAPE_MISMATCH, GradusError
-from .nn import Sequential
+from .nn import Sequential, _labels
 from .optim import Adam
 from .tensor import Tensor, _result, as_tensor
 
@@ -45,17 +45,6 @@ def _choice(table, name, what):
         names = ", ".join(sorted(k for k in table if isinstance(k, str)))
         raise GradusError(INVALID_ARGUMENT, f"unknown {what} {name!r} (one of: {names})")
     return table[key]
-
-
-def _labels(labels):
-    a = np.asarray(labels.numpy() if isinstance(labels, Tensor) else labels)
-    if a.dtype.kind == "f" and not np.all(a == np.round(a)):
-        raise GradusError(INVALID_ARGUMENT, "labels must be integers")
-    if a.dtype.kind not in "biuf":
-        raise GradusError(INVALID_ARGUMENT, f"labels must be integers, not {a.dtype}")
-    if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
-        raise GradusError(INVALID_ARGUMENT, "a label does not fit in int32")
-    return np.ascontiguousarray(a, dtype=np.int32).reshape(-1)
 
 
 def _i32p(a):
@@ -221,7 +210,7 @@ def sample(model, schedule, labels, steps=50, sampler=None, eta=0.0, guidance="c
     o.apg_eta, o.apg_norm_threshold, o.apg_momentum = float(apg_eta), float(apg_norm_threshold), float(apg_momentum)
     dims = None
     if norm_dims is not None:
-        dims = (ctypes.c_int32 * max(len(norm_dims), 1))(*[int(d) for d in norm_dims])
+        dims = _ffi.int_array(ctypes.c_int32, norm_dims, "norm_dims entry")
         o.apg_norm_dims, o.apg_norm_dim_count = ctypes.cast(dims, ctypes.POINTER(ctypes.c_int32)), len(norm_dims)
     o.space = _choice(_SPACES, space, "guidance space")
     o.seed = int(seed)

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import _ffi
 from ._lifetime import Closeable
+from .errors import INVALID_ARGUMENT, GradusError
 from .tensor import Tensor, _result, as_tensor
 
 
@@ -136,9 +137,15 @@ _REDUCTIONS = {"mean": _ffi.REDUCTION_MEAN, "sum": _ffi.REDUCTION_SUM, "none": _
 
 
 def _labels(labels):
-    a = np.ascontiguousarray(labels.numpy() if isinstance(labels, Tensor) else labels)
+    """Class labels as a contiguous int32 vector; non-integers and values beyond int32 raise (a plain cast would
+    wrap 2**32 to class 0)."""
+    a = np.asarray(labels.numpy() if isinstance(labels, Tensor) else labels)
+    if a.dtype.kind not in "biuf":
+        raise GradusError(INVALID_ARGUMENT, f"labels must be integers, not {a.dtype}")
     if a.dtype.kind == "f" and not np.all(a == np.round(a)):
-        raise ValueError("labels must be integers")
+        raise GradusError(INVALID_ARGUMENT, "labels must be integers")
+    if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
+        raise GradusError(INVALID_ARGUMENT, "a label does not fit in int32")
     return np.ascontiguousarray(a, dtype=np.int32).reshape(-1)
 
 

@@ -52,7 +52,7 @@ def configure(num_threads=0, numa="auto", pin="auto", wait="auto", spin_us=50, b
     opts.blas_threads = int(blas_threads)
     opts.verbose = 1 if verbose else 0
     if cpus is not None:
-        arr = (ctypes.c_int32 * len(cpus))(*cpus)
+        arr = _ffi.int_array(ctypes.c_int32, cpus, "cpu")
         opts.cpus = ctypes.cast(arr, ctypes.POINTER(ctypes.c_int32))
         opts.cpu_count = len(cpus)
     _ffi.check(_ffi.gradus_context_configure(ctypes.byref(opts)))

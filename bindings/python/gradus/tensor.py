@@ -56,8 +56,8 @@ _deleter = _ffi.gradus_deleter(_release)  # module-level: must outlive every wra
 
 
 def _shape_arg(shape):
-    shape = tuple(int(d) for d in shape)
-    return (c_int64 * max(len(shape), 1))(*shape), len(shape)
+    shape = tuple(shape)
+    return _ffi.int_array(c_int64, shape, "shape entry"), len(shape)
 
 
 def _error(status, *tensors):
@@ -311,7 +311,7 @@ class Tensor:
             axes, n = None, 0
         else:
             axis = (axis,) if isinstance(axis, int) else tuple(axis)
-            axes, n = (ctypes.c_int32 * len(axis))(*axis), len(axis)
+            axes, n = _ffi.int_array(ctypes.c_int32, axis, "axis"), len(axis)
         return _result(fn, self._handle, axes, n, 1 if keepdims else 0)
 
     def sum(self, axis=None, keepdims=False):

@@ -133,3 +133,28 @@ def test_bad_models_and_data():
     assert status_of(lambda: gradus.data.fashion_mnist("test", directory="/nonexistent")) == errors.NOT_FOUND
     ds = gradus.data.synthetic("xor", 8)
     assert status_of(lambda: ds.batch(8, 1)) == INVALID
+
+
+@pytest.mark.parametrize("value", [2**31, 2**32 + 1, -2**31 - 1, 2**70])
+def test_out_of_range_integers_raise_instead_of_wrapping(value):
+    # plain ctypes would pass 2**32 + 1 as 1 and 2**70 as 0 (automatic): both must be refused
+    with pytest.raises(ctypes.ArgumentError, match="does not fit in int32"):
+        _ffi.gradus_context_set_num_threads(value)
+    opts = _ffi.gradus_context_options()
+    _ffi.gradus_context_options_init(opts)
+    with pytest.raises(gradus.GradusError, match="num_threads") as e:
+        opts.num_threads = value
+    assert e.value.status == INVALID
+    t = gradus.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    with pytest.raises(gradus.GradusError, match="axis"):
+        t.sum(axis=value)
+    with pytest.raises(gradus.GradusError, match="int32"):
+        gradus.nn.cross_entropy(gradus.tensor(np.zeros((2, 3), np.float32)), np.array([max(min(value, 2**62), -2**62), 1]))
+
+
+def test_in_range_extremes_still_reach_the_library():
+    assert _ffi.gradus_context_set_num_threads(2**31 - 1) == INVALID  # in range for int32, refused by the library
+    with pytest.raises(gradus.GradusError):
+        gradus.tensor(np.zeros(3, np.float32)).reshape(2**63 - 1)
+    with pytest.raises(gradus.GradusError, match="shape entry"):
+        gradus.tensor(np.zeros(3, np.float32)).reshape(2**63)

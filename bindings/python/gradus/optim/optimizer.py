@@ -105,7 +105,7 @@ class Optimizer(Closeable):
         pairs = [kv for name, v in values.items() for kv in _pairs(name, v)]
         opts = _ffi.gradus_optimizer_options()
         _ffi.gradus_optimizer_options_init(ctypes.byref(opts))
-        keys = (ctypes.c_int32 * max(len(pairs), 1))(*[k for k, _ in pairs])
+        keys = _ffi.int_array(ctypes.c_int32, [k for k, _ in pairs], "hyperparameter key")
         vals = (ctypes.c_double * max(len(pairs), 1))(*[v for _, v in pairs])
         opts.hparam_keys, opts.hparam_values, opts.hparam_count = keys, vals, len(pairs)
         handles = (ctypes.c_void_p * max(len(ps), 1))(*[p._handle for p in ps])
