@@ -35,7 +35,7 @@ public enum IntQuantKernel {
             let range = hi - lo
             let scale = (range > floor ? range : floor) / qmax
             var zero = -roundHalfEven(lo / scale)
-            zero = zero < 0 ? 0 : (zero > qmax ? qmax : zero)
+            zero = zero >= 0 ? (zero > qmax ? qmax : zero) : 0  // NaN (from ±∞ inputs) → 0
             return (scale, zero)
         }
     }
@@ -63,7 +63,7 @@ public enum IntQuantKernel {
                     let s = layout.runStart(o, c)
                     for i in s..<(s + layout.inner) {
                         let q = signum(x[i])
-                        out?[i] = q; codes?[i] = Int32(q)
+                        out?[i] = q; codes?[i] = quantCode(q)
                     }
                 }
             }
@@ -92,7 +92,7 @@ public enum IntQuantKernel {
                         v = v > hi ? hi : v
                         let q = (v + magic) - magic
                         out?[s + i] = q * scale
-                        codes?[s + i] = Int32(q) &+ z
+                        codes?[s + i] = quantCode(q) &+ z
                     }
                 } else if let out, codes == nil {
                     // hot path: dequantized values only
@@ -110,7 +110,7 @@ public enum IntQuantKernel {
                         v = v > hi ? hi : v
                         let q = (v + magic) - magic
                         out?[s + i] = q * scale
-                        codes?[s + i] = Int32(q) &+ z
+                        codes?[s + i] = quantCode(q) &+ z
                     }
                 }
             }

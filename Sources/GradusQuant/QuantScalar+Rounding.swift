@@ -13,6 +13,11 @@ extension TensorScalar {
 @inlinable @inline(__always)
 func roundHalfEven<T: TensorScalar>(_ v: T) -> T { v.rounded(.toNearestOrEven) }
 
+/// An integer code from a value the kernel already clamped to the code range: NaN (from a NaN or ±∞ input,
+/// which clamping cannot remove) maps to 0 instead of trapping in `Int32.init`. Its dequantized value stays NaN.
+@inlinable @inline(__always)
+func quantCode<T: TensorScalar>(_ q: T) -> Int32 { q == q ? Int32(q) : 0 }
+
 /// `sign(x)` with `sign(0) = 0` (torch semantics; NaN maps to 0).
 @inlinable @inline(__always)
 func signum<T: TensorScalar>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : 0) }

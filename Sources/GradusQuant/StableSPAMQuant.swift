@@ -70,7 +70,7 @@ public enum StableSPAMQuant {
                     v = v < qmin ? qmin : (v > qmax ? qmax : v)
                     let q = (v + magic) - magic
                     out?[s + i] = q * alpha / qmax
-                    codes?[s + i] = Int32(q)
+                    codes?[s + i] = quantCode(q)
                 }
             }
         }
@@ -102,7 +102,7 @@ public enum StableSPAMQuant {
                     var q = (v * 4 / alpha + magic) - magic
                     q = q < -4 ? -4 : (q > 4 ? 4 : q)
                     out?[s + i] = q * alpha / 4
-                    gridIndex?[s + i] = Int32(q)
+                    gridIndex?[s + i] = quantCode(q)
                 }
             }
         }

@@ -47,6 +47,19 @@ public enum JSON: Equatable, Sendable {
         }
     }
 
+    /// `flatDoubles` as integers, or nil when any value is not an integer of magnitude below 9e15 (the `int` rule:
+    /// a malformed file gives nil, never a trapping conversion).
+    public var flatInts: [Int]? {
+        guard let d = flatDoubles else { return nil }
+        var out: [Int] = []
+        out.reserveCapacity(d.count)
+        for v in d {
+            guard v == v.rounded(), abs(v) < 9e15 else { return nil }
+            out.append(Int(v))
+        }
+        return out
+    }
+
     /// Shape of a rectangular nested array (`[]` for a scalar), or nil when ragged or non-numeric.
     public var shape: [Int]? {
         switch self {

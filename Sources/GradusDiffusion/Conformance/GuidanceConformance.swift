@@ -169,8 +169,8 @@ public enum GuidanceConformance {
         let abar: [Double]
         if let listed = c.inputs["alphas_cumprod_at_t"]?.flatDoubles { abar = listed }
         else {
-            guard let ts = c.param("timesteps")?.flatDoubles else { throw GradusError.format("\(c.id): no timesteps") }
-            abar = try Diffusion.alphaCumprods(ts.map { Int($0) }, try makeSchedule(c))
+            guard let ts = c.param("timesteps")?.flatInts else { throw GradusError.format("\(c.id): no integer timesteps") }
+            abar = try Diffusion.alphaCumprods(ts, try makeSchedule(c))
         }
         let xt = try Diffusion.addNoise(x0: x0, noise: noise, alphaCumprod: abar)
         try k.check("x_t", wide(xt), c.outputs["x_t"], toleranceKey: "x_t")
@@ -284,7 +284,7 @@ public enum GuidanceConformance {
         }
         var dims: [Int]? = nil
         if let d = c.param("norm_dim") {
-            if let one = d.int { dims = [one] } else { dims = d.flatDoubles?.map { Int($0) } }
+            if let one = d.int { dims = [one] } else { dims = d.flatInts }
         }
         let config = APGConfig(scale: try c.double("guidance_scale", default: 7.5), eta: try c.double("eta", default: 1),
                                normThreshold: try c.double("norm_threshold", default: 15), momentum: c.param("momentum")?.double,

@@ -15,7 +15,7 @@ extension OptimizerConformance {
         case let t: throw Unsupported(reason: "schedule '\(t)'")
         }
         _ = try s.validated()
-        let steps = try c.field("steps").doubles("steps").map { Int($0) }
+        let steps = try c.field("steps").ints("steps")
         let values = try c.field("values").doubles("values")
         cmp.check("lr", steps.map { s.value(at: $0) }, values)
     }
@@ -54,10 +54,10 @@ extension OptimizerConformance {
         cmp.check("norm_test_raw_ratio", nr, try want("norm_test_raw_ratio"))
         cmp.check("inner_product_test_raw_ratio", ir, try want("inner_product_test_raw_ratio"))
         cmp.check("orthogonality_raw_ratio", or, try want("orthogonality_raw_ratio"))
-        cmp.checkExact("norm_test_new_batch_size", tests.nextBatchSize(ratio: nr), Int(try want("norm_test_new_batch_size")))
-        cmp.checkExact("inner_product_test_new_batch_size", tests.nextBatchSize(ratio: ir), Int(try want("inner_product_test_new_batch_size")))
+        cmp.checkExact("norm_test_new_batch_size", tests.nextBatchSize(ratio: nr), try o.field("norm_test_new_batch_size").integer("norm_test_new_batch_size"))
+        cmp.checkExact("inner_product_test_new_batch_size", tests.nextBatchSize(ratio: ir), try o.field("inner_product_test_new_batch_size").integer("inner_product_test_new_batch_size"))
         cmp.checkExact("augmented_inner_product_test_new_batch_size", tests.nextBatchSize(ratio: Swift.max(ir, or)),
-                       Int(try want("augmented_inner_product_test_new_batch_size")))
+                       try o.field("augmented_inner_product_test_new_batch_size").integer("augmented_inner_product_test_new_batch_size"))
     }
 
     static func functionCase(_ c: JSON, technique: String, _ cmp: inout Comparison) throws {
@@ -79,7 +79,7 @@ extension OptimizerConformance {
         case "stablemax":
             let logitsJSON = try inputs.field("logits")
             guard let shape = logitsJSON.shape, shape.count == 2 else { throw GradusError.format("logits must be a matrix") }
-            let labels = try inputs.field("labels").doubles("labels").map { Int($0) }
+            let labels = try inputs.field("labels").ints("labels")
             let r = try StableMax.crossEntropy(logits: try logitsJSON.doubles("logits"), classes: shape[1], labels: labels)
             cmp.floor32 = 1e-6
             cmp.check("s", r.s, try out("s"))
@@ -92,7 +92,7 @@ extension OptimizerConformance {
             guard let shape = logitsJSON.shape, shape.count == 2 else { throw GradusError.format("logits must be a matrix") }
             let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
             let r = try ZLoss.evaluate(logits: try logitsJSON.doubles("logits"), classes: shape[1],
-                                       labels: try inputs.field("labels").doubles("labels").map { Int($0) },
+                                       labels: try inputs.field("labels").ints("labels"),
                                        coefficient: try h.double("z_loss_coef", 1e-4))
             cmp.check("log_z", r.logZ, try out("log_z"))
             cmp.check("ce_mean", r.crossEntropyMean, try out("ce_mean")[0])

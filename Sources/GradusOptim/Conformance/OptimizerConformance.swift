@@ -131,6 +131,14 @@ extension JSON {
         guard let d = flatDoubles else { throw .format("'\(what)' must be a numeric array") }
         return d
     }
+    func ints(_ what: String) throws(GradusError) -> [Int] {
+        guard let d = flatInts else { throw .format("'\(what)' must be an array of integers") }
+        return d
+    }
+    func integer(_ what: String) throws(GradusError) -> Int {
+        guard let d = int else { throw .format("'\(what)' must be an integer") }
+        return d
+    }
     func number(_ what: String) throws(GradusError) -> Double {
         guard let d = double else { throw .format("'\(what)' must be a number") }
         return d
