@@ -3,7 +3,7 @@
 usage: python boundary_fuzz_driver.py HEADER SEED ITERATIONS [FUNCTION ...]
 
 Arguments mix NULL, live handles of the right and of the wrong kind, foreign and stale handle values, edge-case
-integers and doubles (negative, huge, NaN, ∞), partly initialised option structs and garbage strings. Buffers are
+integers and doubles (negative, huge, NaN, ∞), a tensor holding ±∞ and NaN, partly initialised option structs and garbage strings. Buffers are
 always valid memory larger than anything the library can write for them: a caller that lies about a buffer's size
 is undefined behaviour no C library can detect, so the driver never does that. Before each call it prints the
 function and call number, so a crash names its call; it prints DONE when every call returned.
@@ -50,6 +50,7 @@ t32 = gradus.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
 t32.requires_grad = True
 t64 = gradus.tensor(np.arange(6, dtype=np.float64).reshape(2, 3))
 labels = gradus.tensor(np.array([0, 1, 2], dtype=np.float32))
+nonfinite = gradus.tensor(np.array([[np.inf, -np.inf, np.nan, 1.0], [0.0, -2.0, 3e38, -3e38]], dtype=np.float32))
 model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
 optimizer = gradus.optim.Adam(model.parameters(), lr=1e-3)
 dataset = gradus.data.synthetic("xor", 16)
@@ -58,7 +59,7 @@ stale = gradus.tensor(np.zeros(2, dtype=np.float32))
 stale_handle = value(stale._handle)
 stale.close()
 TYPED = {
-    "gradus_tensor": [value(t32._handle), value(t64._handle), value(labels._handle)],
+    "gradus_tensor": [value(t32._handle), value(t64._handle), value(labels._handle), value(nonfinite._handle)],
     "gradus_model": [value(model._h)],
     "gradus_optimizer": [value(optimizer._handles[0])],
     "gradus_dataset": [value(dataset._h)],
