@@ -88,3 +88,18 @@ def test_bad_model_quantization_leaves_the_model_unchanged():
     m.close()
     with pytest.raises(gradus.GradusError):
         quant.dequantize(m)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("granularity", ["tensor", "channel", "group"])
+def test_non_finite_inputs_give_nan_not_a_crash(symmetric, granularity):
+    # +inf and -inf in one group made the asymmetric zero point NaN, and converting it to int32 killed the process
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    x[0, 1], x[0, 2], x[1, 3] = np.inf, -np.inf, np.nan
+    t = gradus.tensor(x, requires_grad=True)
+    q = quant.fake_quantize(t, quant.QuantConfig(bits=4, symmetric=symmetric, granularity=granularity, group_size=4))
+    y = q.numpy()
+    assert y.shape == (2, 8)
+    assert not np.isfinite(y[0, 1]) and not np.isfinite(y[0, 2]) and np.isnan(y[1, 3])
+    q.sum().backward()
+    assert t.grad.numpy().shape == (2, 8)
