@@ -155,7 +155,7 @@ struct TrainCommand: ParsableCommand {
             parameters = sum; width = h
         }
         let copies = parameters.multipliedReportingOverflow(by: 4)
-        try BufferPool.requireFits(count: overflow || copies.overflow ? -1 : copies.partialValue, elementSize: 4,
+        try BufferPool.requireFits(count: overflow || copies.overflow ? nil : copies.partialValue, elementSize: 4,
                                    "--hidden \(hidden.map(String.init).joined(separator: ",")): training \(overflow ? "the" : "\(parameters)") parameters (weights, gradients, optimizer state)")
     }
 

@@ -53,12 +53,13 @@ public final class BufferPool: @unchecked Sendable {
         return pages.multipliedReportingOverflow(by: size).overflow ? Int.max / 8 : pages * size
     }()
 
-    /// Throws `outOfMemory` when `count` elements of `elementSize` bytes overflow (or `count` < 0) or exceed physical memory;
-    /// `what` names the request in the message. Returns the byte count.
+    /// Throws `outOfMemory` when `count` elements of `elementSize` bytes exceed physical memory, overflow, or
+    /// `count` is nil (the caller's element count overflowed) or negative; `what` names the request in the message.
+    /// Returns the byte count.
     @discardableResult
-    public static func requireFits(count: Int, elementSize: Int, _ what: @autoclosure () -> String) throws(GradusError) -> Int {
-        let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        let beyond = count < 0 || overflow  // a negative count stands for an element count that overflowed
+    public static func requireFits(count: Int?, elementSize: Int, _ what: @autoclosure () -> String) throws(GradusError) -> Int {
+        let (bytes, overflow) = (count ?? 0).multipliedReportingOverflow(by: elementSize)
+        let beyond = (count ?? -1) < 0 || overflow
         guard !beyond, bytes <= physicalMemoryBytes else {
             throw .outOfMemory("\(what()) needs \(beyond ? "more than \(Int.max)" : "\(bytes)") bytes, more than the machine's \(physicalMemoryBytes)")
         }

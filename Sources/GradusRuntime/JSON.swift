@@ -28,7 +28,10 @@ public enum JSON: Equatable, Sendable {
         return nil
     }
     public var double: Double? { if case .number(let d) = self { return d }; return nil }
-    public var int: Int? { if case .number(let d) = self, d == d.rounded(), abs(d) < 9e15 { return Int(d) }; return nil }
+    public var int: Int? { if case .number(let d) = self { return Self.exactInt(d) }; return nil }
+    /// `d` as an Int when it is integral with magnitude below 9e15 (exact in Double); else nil, never a trapping
+    /// conversion.
+    static func exactInt(_ d: Double) -> Int? { d == d.rounded() && abs(d) < 9e15 ? Int(d) : nil }
     public var string: String? { if case .string(let s) = self { return s }; return nil }
     public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var array: [JSON]? { if case .array(let a) = self { return a }; return nil }
@@ -47,15 +50,14 @@ public enum JSON: Equatable, Sendable {
         }
     }
 
-    /// `flatDoubles` as integers, or nil when any value is not an integer of magnitude below 9e15 (the `int` rule:
-    /// a malformed file gives nil, never a trapping conversion).
+    /// `flatDoubles` as integers, or nil when any value fails the `int` rule (`exactInt`).
     public var flatInts: [Int]? {
         guard let d = flatDoubles else { return nil }
         var out: [Int] = []
         out.reserveCapacity(d.count)
         for v in d {
-            guard v == v.rounded(), abs(v) < 9e15 else { return nil }
-            out.append(Int(v))
+            guard let i = Self.exactInt(v) else { return nil }
+            out.append(i)
         }
         return out
     }

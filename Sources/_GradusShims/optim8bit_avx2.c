@@ -107,8 +107,6 @@ typedef struct {
     __m256 b1, c1, b2, c2, corr, eps, am, av, pre, scale, post;
 } a8_coefficients;
 
-/* Elements [i, i+8) of one block: moments to tm/tv, running absmax bit patterns, update or θ. form: 0 output u,
- * 1 θ ← θ + c·u, 2 θ ← θ·a + c·u, 3 θ ← (θ·a + c·u)·b. */
 /* Moments of elements [i, i+8) of one block: to tm/tv and the running absmax bit patterns. */
 A8_INLINE void adam8_moments(const float *values_m, const float *values_v, const a8_coefficients *k, const uint8_t *cm,
                              const uint8_t *cv, const float *g, float *tm, float *tv, __m256i *mx, __m256i *vx,

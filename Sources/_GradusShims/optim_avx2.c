@@ -56,6 +56,10 @@ GRADUS_INLINE __m256 friction_denominator(__m256 x) {
 GRADUS_INLINE __m256 load8(const float *p, __m256i mask, int full) {
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
 }
+/* Active lanes j < remaining (sign bit set), for a tail of remaining < 8 elements. */
+GRADUS_INLINE __m256i tail_mask(int64_t remaining) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)remaining), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 GRADUS_INLINE void store8(float *p, __m256i mask, int full, __m256 x) {
     if (full) _mm256_storeu_ps(p, x); else _mm256_maskstore_ps(p, mask, x);
 }
@@ -129,9 +133,7 @@ GRADUS_INLINE void adam_block(const gradus__adam_step_f32_args *args, int fricti
     }
     if (i + 8 <= n) { adam_lanes(args, &k, i, none, 1, friction, nesterov, mode, project); i += 8; }
     if (i < n) {
-        /* lane j active when j < n − i: sign bit set in the mask. */
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane);
+        const __m256i mask = tail_mask(n - i);
         adam_lanes(args, &k, i, mask, 0, friction, nesterov, mode, project);
     }
 }
@@ -172,10 +174,9 @@ GRADUS_AVX2_FMA void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args
 }
 
 GRADUS_AVX2_FMA void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t i = 0; i < count; i += 8) {
         const int full = count - i >= 8;
-        const __m256i mask = full ? _mm256_set1_epi32(-1) : _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - i)), lane);
+        const __m256i mask = full ? _mm256_set1_epi32(-1) : tail_mask(count - i);
         store8(out + i, mask, 0, friction_denominator(load8(x + i, mask, 0)));
     }
 }
@@ -187,7 +188,6 @@ GRADUS_AVX2_FMA void gradus__friction_denominator_f32_avx2(const float *x, float
 GRADUS_AVX2_FMA void gradus__max_abs_sum_squares_f32_avx2(const float *x, int64_t count, float *max_magnitude,
                                                           double *sum_of_squares) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
     __m256d d0 = _mm256_setzero_pd(), d1 = _mm256_setzero_pd();
     for (int64_t c = 0; c < count; c += GRADUS_STAT_CHUNK) {
@@ -210,7 +210,7 @@ GRADUS_AVX2_FMA void gradus__max_abs_sum_squares_f32_avx2(const float *x, int64_
             }
         } else {
             for (; i < end; i += 8) {
-                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(end - i)), lane);
+                const __m256i mask = tail_mask(end - i);
                 const __m256 a = _mm256_maskload_ps(x + i, mask);
                 s0 = _mm256_fmadd_ps(a, a, s0);
                 m0 = _mm256_max_ps(_mm256_and_ps(a, abs_mask), m0);
@@ -230,11 +230,15 @@ GRADUS_AVX2_FMA void gradus__max_abs_sum_squares_f32_avx2(const float *x, int64_
     *sum_of_squares = (sd[0] + sd[1]) + (sd[2] + sd[3]);
 }
 
+/* The 8 lanes of s widened to float64 and added pairwise (lane j + lane j+4): 4 float64 lanes. */
+GRADUS_INLINE __m256d widen_pairs(__m256 s) {
+    return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)), _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1)));
+}
+
 /* ⊥Grad's dot products of one block: dots[0] += Σ v·u, dots[1] += Σ u·u, dots[2] += Σ v·v. Products summed in float32
  * lanes (FMA, two accumulators per sum) over fixed chunks of GRADUS_DOT_CHUNK elements from v[0], each chunk's
  * sums widened and added in float64 in chunk order: no conversion per element, deterministic for a block. */
 GRADUS_AVX2_FMA void gradus__projection_dots_f32_avx2(const float *v, const float *u, int64_t count, double *dots) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256d dd = _mm256_setzero_pd(), da = _mm256_setzero_pd(), db = _mm256_setzero_pd();
     for (int64_t c = 0; c < count; c += GRADUS_DOT_CHUNK) {
         const int64_t end = count - c < GRADUS_DOT_CHUNK ? count : c + GRADUS_DOT_CHUNK;
@@ -249,15 +253,15 @@ GRADUS_AVX2_FMA void gradus__projection_dots_f32_avx2(const float *v, const floa
             }
         } else {
             for (; i < end; i += 8) {
-                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(end - i)), lane);
+                const __m256i mask = tail_mask(end - i);
                 const __m256 x = _mm256_maskload_ps(v + i, mask), y = _mm256_maskload_ps(u + i, mask);
                 d0 = _mm256_fmadd_ps(x, y, d0); a0 = _mm256_fmadd_ps(y, y, a0); b0 = _mm256_fmadd_ps(x, x, b0);
             }
         }
         const __m256 d = _mm256_add_ps(d0, d1), a = _mm256_add_ps(a0, a1), b = _mm256_add_ps(b0, b1);
-        dd = _mm256_add_pd(dd, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d)), _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
-        da = _mm256_add_pd(da, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
-        db = _mm256_add_pd(db, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(b)), _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1))));
+        dd = _mm256_add_pd(dd, widen_pairs(d));
+        da = _mm256_add_pd(da, widen_pairs(a));
+        db = _mm256_add_pd(db, widen_pairs(b));
     }
     double t[4];
     _mm256_storeu_pd(t, dd); dots[0] += (t[0] + t[1]) + (t[2] + t[3]);

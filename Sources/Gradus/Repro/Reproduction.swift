@@ -5,7 +5,7 @@ public struct ReproOptions: Sendable {
     /// Base seed; reproductions derive every other seed from it.
     public var seed: UInt64 = 0
     /// Scales the work (steps, samples); 1 is the documented run of a few minutes on 2 cores. Tests use
-    /// small values to check the plumbing quickly.
+    /// small values to check the plumbing quickly. Must pass `validate()` (the CLI checks it before running).
     public var scale: Double = 1
     /// Where to write plots and images (SVG/PNG); nil writes nothing.
     public var outputDirectory: String? = "."

@@ -12,7 +12,7 @@ public final class Linear: Module, @unchecked Sendable {
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, dtype: DType = .float32, seed: UInt64? = nil) throws(GradusError) {
         guard inFeatures > 0, outFeatures > 0 else { throw .invalidArgument("Linear(\(inFeatures), \(outFeatures)): sizes must be positive") }
         let (weights, overflow) = inFeatures.multipliedReportingOverflow(by: outFeatures)
-        try BufferPool.requireFits(count: overflow ? -1 : weights, elementSize: dtype.size,
+        try BufferPool.requireFits(count: overflow ? nil : weights, elementSize: dtype.size,
                                    "Linear(\(inFeatures), \(outFeatures)): the weight")
         let s = seed ?? Init.nextSeed()
         self.inFeatures = inFeatures

@@ -47,6 +47,7 @@ extension OptimizerConformance {
         let eta = try h.double("eta", 0.1), theta = try h.double("theta", 0.1), nu = try h.double("nu", 0.1)
         let nr = tests.normRatio(eta: eta), ir = tests.innerProductRatio(theta: theta), or = tests.orthogonalityRatio(nu: nu)
         func want(_ k: String) throws -> Double { try o.field(k).number(k) }
+        func wantInteger(_ k: String) throws -> Int { try o.field(k).integer(k) }
         cmp.check("batch_grad_norm_squared", tests.batchGradientNormSquared, try want("batch_grad_norm_squared"))
         cmp.check("sum_coordinate_variances", tests.sumCoordinateVariances, try want("sum_coordinate_variances"))
         cmp.check("sum_per_tensor_inner_product_variances", tests.sumInnerProductVariances, try want("sum_per_tensor_inner_product_variances"))
@@ -54,10 +55,10 @@ extension OptimizerConformance {
         cmp.check("norm_test_raw_ratio", nr, try want("norm_test_raw_ratio"))
         cmp.check("inner_product_test_raw_ratio", ir, try want("inner_product_test_raw_ratio"))
         cmp.check("orthogonality_raw_ratio", or, try want("orthogonality_raw_ratio"))
-        cmp.checkExact("norm_test_new_batch_size", tests.nextBatchSize(ratio: nr), try o.field("norm_test_new_batch_size").integer("norm_test_new_batch_size"))
-        cmp.checkExact("inner_product_test_new_batch_size", tests.nextBatchSize(ratio: ir), try o.field("inner_product_test_new_batch_size").integer("inner_product_test_new_batch_size"))
+        cmp.checkExact("norm_test_new_batch_size", tests.nextBatchSize(ratio: nr), try wantInteger("norm_test_new_batch_size"))
+        cmp.checkExact("inner_product_test_new_batch_size", tests.nextBatchSize(ratio: ir), try wantInteger("inner_product_test_new_batch_size"))
         cmp.checkExact("augmented_inner_product_test_new_batch_size", tests.nextBatchSize(ratio: Swift.max(ir, or)),
-                       try o.field("augmented_inner_product_test_new_batch_size").integer("augmented_inner_product_test_new_batch_size"))
+                       try wantInteger("augmented_inner_product_test_new_batch_size"))
     }
 
     static func functionCase(_ c: JSON, technique: String, _ cmp: inout Comparison) throws {
