@@ -67,7 +67,7 @@ import _GradusShims
             }
             let st = states[0]
             let g = gradient(n, step: k, special: special)
-            let b1 = Float(st.beta1), b2 = Float(pre.beta2), corr = Float(st.correction2), eps = Float(pre.epsilon)
+            let b1 = Float(st.beta1), b2 = Float(pre.beta2), rcorr = Float(st.inverseCorrection2), eps = Float(pre.epsilon)
             let (a, c, pb) = form ?? (1, 1, 1)
             // reference: the update, then θ as Kernels.applyUpdate
             g.withUnsafeBufferPointer { gb in
@@ -95,7 +95,7 @@ import _GradusShims
                             while off < n {
                                 let len = min(chunk, n - off)
                                 q.adamStep(offset: off, count: len, gradient: gb.baseAddress! + off, beta1: b1, beta2: b2,
-                                           correction2: corr, epsilon: eps, output: form == nil ? ub.baseAddress! + off : nil,
+                                           inverseCorrection2: rcorr, epsilon: eps, output: form == nil ? ub.baseAddress! + off : nil,
                                            parameters: form == nil ? nil : tb.baseAddress! + off, preFactor: a, scale: c,
                                            postFactor: pb, kernel: kernel)
                                 off += len
@@ -170,7 +170,7 @@ import _GradusShims
             g.withUnsafeBufferPointer { gb in
                 var u = [Float](repeating: 0, count: n)
                 u.withUnsafeMutableBufferPointer { ub in
-                    q.adamStep(offset: 0, count: n, gradient: gb.baseAddress!, beta1: 0.9, beta2: 0.999, correction2: 0.3,
+                    q.adamStep(offset: 0, count: n, gradient: gb.baseAddress!, beta1: 0.9, beta2: 0.999, inverseCorrection2: 1 / 0.3,
                                epsilon: 1e-8, output: ub.baseAddress!, parameters: nil, preFactor: 1, scale: 1, postFactor: 1,
                                kernel: kernel)
                 }

@@ -8,7 +8,7 @@ extension Blockwise8bitMoments {
     /// 1. one loop over 4 lanes: gather the code values straight into vector lanes (the only scalar loads),
     ///    `m = β1·(value·absmax) + (1−β1)g`, `v = β2·(value·absmax) + (1−β2)g²` (stored for step 2), the running
     ///    max of `|m|`, `|v|` (maxps; a NaN is flagged and the block's max is then taken over the bit patterns,
-    ///    where NaN orders above ∞, as the reference does), and `u = m/(√v/c2 + ε)` into `output`, or with
+    ///    where NaN orders above ∞, as the reference does), and `u = m/(√v·(1/c2) + ε)` into `output`, or with
     ///    `parameters` `θ ← (a·θ + c·u)·b` (the branches and arithmetic of `Kernels.applyUpdate`);
     /// 2. requantize both moments with the folded direct encoder (`encodeFolded`: vector keys, table entries
     ///    loaded into vector lanes, vector finish).
@@ -19,16 +19,16 @@ extension Blockwise8bitMoments {
     /// (8 lanes, bit-identical to this loop; `AdamStepKernel.float32`, so `GRADUS_NO_AVX2=1` forces this loop).
     // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
     public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
-                         correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
+                         inverseCorrection2 rcorr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
                          parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
-        adamStep(offset: offset, count: count, gradient: g, beta1: b1, beta2: b2, correction2: corr, epsilon: eps,
+        adamStep(offset: offset, count: count, gradient: g, beta1: b1, beta2: b2, inverseCorrection2: rcorr, epsilon: eps,
                  output: output, parameters: theta, preFactor: a, scale: c, postFactor: pb, kernel: AdamStepKernel.float32)
     }
 
     /// `adamStep` with the kernel chosen by the caller (tests run both): `.avx2` requires
     /// `AdamStepKernel.isAVX2Available`; blocks larger than 2048 elements always take the Swift loop.
     func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
-                  correction2 corr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
+                  inverseCorrection2 rcorr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
                   parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float,
                   kernel: AdamStepKernel) {
         guard let dst = theta ?? output else { return }
@@ -39,7 +39,7 @@ extension Blockwise8bitMoments {
                 absmax_v: absmaxV + offset / blockSize, values_m: tables.valuesM, values_v: tables.valuesV,
                 folded_m: tables.foldedM, folded_v: tables.foldedV, gradient: g, output: output, parameters: theta,
                 count: Int64(count), block_size: Int64(blockSize), beta1: b1, one_minus_beta1: 1 - b1, beta2: b2,
-                one_minus_beta2: 1 - b2, correction2: corr, epsilon: eps, pre_factor: a, scale: c, post_factor: pb,
+                one_minus_beta2: 1 - b2, inverse_correction2: rcorr, epsilon: eps, pre_factor: a, scale: c, post_factor: pb,
                 zero_code_m: tables.zeroCodeM, zero_code_v: tables.zeroCodeV)
             gradus__adam8bit_step_f32_avx2(&args)
             return
@@ -82,7 +82,7 @@ extension Blockwise8bitMoments {
                         nan4 |= unsafeBitCast((m .!= m) .| (v .!= v), to: SIMD4<Int32>.self)
                         return (m, v)
                     }
-                    @inline(__always) func u4(_ m: SIMD4<Float>, _ v: SIMD4<Float>) -> SIMD4<Float> { m / (sqrt4(v) / corr + eps) }
+                    @inline(__always) func u4(_ m: SIMD4<Float>, _ v: SIMD4<Float>) -> SIMD4<Float> { m / (sqrt4(v) * rcorr + eps) }
                     var i = 0
                     switch form {
                     case 0: while i < n4 { let (m, v) = moments4(i); store4(u4(m, v), t + i); i &+= 4 }
@@ -105,7 +105,7 @@ extension Blockwise8bitMoments {
                         let v = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
                         tm[i] = m; tv[i] = v
                         mxb = Swift.max(mxb, m.bitPattern & 0x7FFF_FFFF); vxb = Swift.max(vxb, v.bitPattern & 0x7FFF_FFFF)
-                        let u = m / (gradus_sqrtf(v) / corr + eps)
+                        let u = m / (gradus_sqrtf(v) * rcorr + eps)
                         switch form {
                         case 0: t[i] = u
                         case 1: t[i] += c * u
