@@ -89,20 +89,23 @@ public struct SpikeAwareClipping<Inner: SecondMomentTransform>: GradientTransfor
     /// Clips one block of `input` into `output` (distinct); returns the clipped count.
     @inline(__always)
     func clip(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) -> Int {
+        // Branch-free (selects and a counted mask, the square root taken in every lane), so the loop vectorises:
+        // with the branch it ran scalar, ~6 ms per 10M elements, a third of a SPAM step. Same values: the
+        // selected lanes compute exactly what the branch did.
         let v = inner.secondMoment(of: state.inner).base + block.offset
         let th = Scalar(threshold)
-        var clipped = 0
-        for i in 0..<block.count {
+        var clipped: Int32 = 0
+        var i = 0
+        while i < block.count {
             let g = input[i], limit = th * v[i]
-            if g * g > limit {
-                let r = Scalar.squareRoot(of: limit)
-                output[i] = g > 0 ? r : (g < 0 ? -r : 0)
-                clipped += 1
-            } else {
-                output[i] = g
-            }
+            let isSpike = g * g > limit
+            let r = Scalar.squareRoot(of: limit)
+            let signed = g > 0 ? r : (g < 0 ? -r : 0)
+            output[i] = isSpike ? signed : g
+            clipped &+= isSpike ? 1 : 0
+            i &+= 1
         }
-        return clipped
+        return Int(clipped)
     }
 
     @_specialize(where Inner == AdamPreconditioner<Float>) @_specialize(where Inner == AdamPreconditioner<Double>)
