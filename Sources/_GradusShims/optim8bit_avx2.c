@@ -110,7 +110,7 @@ A8_INLINE void encode_folded(const float *x, int64_t n, float inv, uint8_t *code
 }
 
 typedef struct {
-    __m256 b1, c1, b2, c2, rcorr, eps, am, av, pre, scale, post;
+    __m256 b1, c1, b2, c2, rcorr, eps, am, av, pre, scale, post, in;
 } a8_coefficients;
 
 /* Moments of elements [i, i+8) of one block: to tm/tv and the running absmax bit patterns. */
@@ -119,7 +119,7 @@ A8_INLINE void adam8_moments(const float *values_m, const float *values_v, const
                              __m256 *mo, __m256 *vo) {
     const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256 dm = lookup8_codes(values_m, cm), dv = lookup8_codes(values_v, cv);
-    const __m256 gi = _mm256_loadu_ps(g);
+    const __m256 gi = _mm256_mul_ps(k->in, _mm256_loadu_ps(g));
     const __m256 m = _mm256_add_ps(_mm256_mul_ps(k->b1, _mm256_mul_ps(dm, k->am)), _mm256_mul_ps(k->c1, gi));
     const __m256 v = _mm256_add_ps(_mm256_mul_ps(k->b2, _mm256_mul_ps(dv, k->av)),
                                    _mm256_mul_ps(_mm256_mul_ps(k->c2, gi), gi));
@@ -159,7 +159,7 @@ A8_INLINE void adam8_step(const gradus__adam8bit_step_f32_args *args, int form) 
     float *const dst = args->parameters ? args->parameters : args->output;
     const float b1 = args->beta1, c1 = args->one_minus_beta1, b2 = args->beta2, c2 = args->one_minus_beta2;
     const float rcorr = args->inverse_correction2, eps = args->epsilon;
-    const float pa = args->pre_factor, sc = args->scale, pb = args->post_factor;
+    const float pa = args->pre_factor, sc = args->scale, pb = args->post_factor, insc = args->input_scale;
     const float *const values_m = args->values_m, *const values_v = args->values_v;
     float tm[A8_MAX_BLOCK] __attribute__((aligned(32)));
     float tv[A8_MAX_BLOCK] __attribute__((aligned(32)));
@@ -167,7 +167,7 @@ A8_INLINE void adam8_step(const gradus__adam8bit_step_f32_args *args, int form) 
     a8_coefficients k;
     k.b1 = _mm256_set1_ps(b1); k.c1 = _mm256_set1_ps(c1); k.b2 = _mm256_set1_ps(b2); k.c2 = _mm256_set1_ps(c2);
     k.rcorr = _mm256_set1_ps(rcorr); k.eps = _mm256_set1_ps(eps);
-    k.pre = _mm256_set1_ps(pa); k.scale = _mm256_set1_ps(sc); k.post = _mm256_set1_ps(pb);
+    k.pre = _mm256_set1_ps(pa); k.scale = _mm256_set1_ps(sc); k.post = _mm256_set1_ps(pb); k.in = _mm256_set1_ps(insc);
     int64_t blk = 0;
     for (int64_t start = 0; start < count; start += qbs, blk++) {
         const int64_t len = count - start < qbs ? count - start : qbs;
@@ -194,7 +194,7 @@ A8_INLINE void adam8_step(const gradus__adam8bit_step_f32_args *args, int form) 
         }
         uint32_t mxb = hmax_epu32(mx8), vxb = hmax_epu32(vx8);
         for (; i < len; i++) {  /* the last (partial) block's tail */
-            const float gi = gs[i];
+            const float gi = insc * gs[i];
             const float m = b1 * (args->values_m[cm[i]] * am) + c1 * gi;
             const float v = b2 * (args->values_v[cv[i]] * av) + c2 * gi * gi;
             tm[i] = m; tv[i] = v;

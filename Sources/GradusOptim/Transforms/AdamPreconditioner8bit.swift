@@ -162,6 +162,9 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
     }
 
     public var fusesParameterUpdate: Bool { true }
+    /// The fast kernel reads `update.inputScale · g` in its own loop (Stable-SPAM 8-bit: AdaGN's factor), so no
+    /// scaling pass runs before it; the other paths scale into the scratch first (the same products).
+    public var fusesInputScale: Bool { true }
 
     /// `apply`, then `θ ← (a·θ + c·u)·b` in the same loop over each quantization block (the update never goes
     /// through memory); bit-identical to `apply` followed by `Kernels.applyUpdate`.
@@ -173,7 +176,12 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
             return 0
         }
         let u = update.scratch
-        let e = apply(state, input: input, output: u, block: block)
+        var x = input
+        if update.inputScale != 1 {  // elementwise, so `apply` may then read and write the scratch in place
+            Kernels.scale(input, by: update.inputScale, into: u, count: block.count)
+            x = UnsafePointer(u)
+        }
+        let e = apply(state, input: x, output: u, block: block)
         if let w = weights { Kernels.multiply(u, by: w, count: block.count) }
         Kernels.applyUpdate(update.parameters, update: u, scale: update.scale, preFactor: update.preFactor,
                             postFactor: update.postFactor, count: block.count)
@@ -202,7 +210,8 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
         func float(_ x: Scalar?) -> Float { x.map { Float($0) } ?? 1 }
         q.adamStep(offset: block.offset, count: block.count, gradient: g, beta1: Float(state.beta1), beta2: Float(beta2),
                    inverseCorrection2: Float(state.inverseCorrection2), epsilon: Float(epsilon), output: out, parameters: theta,
-                   preFactor: float(update?.preFactor), scale: float(update?.scale), postFactor: float(update?.postFactor))
+                   preFactor: float(update?.preFactor), scale: float(update?.scale), postFactor: float(update?.postFactor),
+                   inputScale: float(update?.inputScale))
     }
 
     /// The plain kernel the fast one replaced (scalar gathers fused with the moments, midpoint encoder):

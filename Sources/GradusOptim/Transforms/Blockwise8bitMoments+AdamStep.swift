@@ -17,12 +17,15 @@ extension Blockwise8bitMoments {
     ///
     /// Dispatch: on a CPU with AVX2 and FMA the whole step runs in the C kernel `gradus__adam8bit_step_f32_avx2`
     /// (8 lanes, bit-identical to this loop; `AdamStepKernel.float32`, so `GRADUS_NO_AVX2=1` forces this loop).
+    /// The gradient is read as `s·g` (`inputScale`, a pending factor such as AdaGN's; exact when 1).
     // g, output, θ: (count); codes: (self.count), absmax: (blockCount)
     public func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
                          inverseCorrection2 rcorr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
-                         parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float) {
+                         parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float,
+                         inputScale s: Float = 1) {
         adamStep(offset: offset, count: count, gradient: g, beta1: b1, beta2: b2, inverseCorrection2: rcorr, epsilon: eps,
-                 output: output, parameters: theta, preFactor: a, scale: c, postFactor: pb, kernel: AdamStepKernel.float32)
+                 output: output, parameters: theta, preFactor: a, scale: c, postFactor: pb, inputScale: s,
+                 kernel: AdamStepKernel.float32)
     }
 
     /// `adamStep` with the kernel chosen by the caller (tests run both): `.avx2` requires
@@ -30,7 +33,7 @@ extension Blockwise8bitMoments {
     func adamStep(offset: Int, count: Int, gradient g: UnsafePointer<Float>, beta1 b1: Float, beta2 b2: Float,
                   inverseCorrection2 rcorr: Float, epsilon eps: Float, output: UnsafeMutablePointer<Float>?,
                   parameters theta: UnsafeMutablePointer<Float>?, preFactor a: Float, scale c: Float, postFactor pb: Float,
-                  kernel: AdamStepKernel) {
+                  inputScale s: Float = 1, kernel: AdamStepKernel) {
         guard let dst = theta ?? output else { return }
         if kernel == .avx2 && blockSize <= 2048 {
             let tables = Self.kernelTables
@@ -39,7 +42,7 @@ extension Blockwise8bitMoments {
                 absmax_v: absmaxV + offset / blockSize, values_m: tables.valuesM, values_v: tables.valuesV,
                 folded_m: tables.foldedM, folded_v: tables.foldedV, gradient: g, output: output, parameters: theta,
                 count: Int64(count), block_size: Int64(blockSize), beta1: b1, one_minus_beta1: 1 - b1, beta2: b2,
-                one_minus_beta2: 1 - b2, inverse_correction2: rcorr, epsilon: eps, pre_factor: a, scale: c, post_factor: pb,
+                one_minus_beta2: 1 - b2, inverse_correction2: rcorr, epsilon: eps, pre_factor: a, scale: c, post_factor: pb, input_scale: s,
                 zero_code_m: tables.zeroCodeM, zero_code_v: tables.zeroCodeV)
             gradus__adam8bit_step_f32_avx2(&args)
             return
@@ -71,7 +74,7 @@ extension Blockwise8bitMoments {
                     @inline(__always) func moments4(_ i: Int) -> (SIMD4<Float>, SIMD4<Float>) {
                         let dm = SIMD4<Float>(sv[Int(cm[i])], sv[Int(cm[i &+ 1])], sv[Int(cm[i &+ 2])], sv[Int(cm[i &+ 3])])
                         let dv = SIMD4<Float>(uv[Int(cv[i])], uv[Int(cv[i &+ 1])], uv[Int(cv[i &+ 2])], uv[Int(cv[i &+ 3])])
-                        let gi = load4(gs + i)
+                        let gi = s * load4(gs + i)
                         let m = b1 * (dm * am) + c1 * gi
                         let v = b2 * (dv * av) + c2 * gi * gi
                         store4(m, tm + i); store4(v, tv + i)
@@ -100,7 +103,7 @@ extension Blockwise8bitMoments {
                         }
                     }
                     while i < len {  // the last (partial) block's tail
-                        let gi = gs[i]
+                        let gi = s * gs[i]
                         let m = b1 * (sv[Int(cm[i])] * am) + c1 * gi
                         let v = b2 * (uv[Int(cv[i])] * av) + c2 * gi * gi
                         tm[i] = m; tv[i] = v

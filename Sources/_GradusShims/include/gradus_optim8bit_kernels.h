@@ -13,8 +13,9 @@ extern "C" {
 
 /* One 8-bit Adam step (bitsandbytes Adam8bit, spec lowbit.md §4.3) over `count` elements that start on a
  * quantization-block boundary, per block of `block_size` (≤ 2048) elements, the last one possibly partial:
- *   m = β1·(values_m[codes_m[i]]·absmax_m[b]) + c1·g[i]
- *   v = β2·(values_v[codes_v[i]]·absmax_v[b]) + (c2·g[i])·g[i]
+ *   g = input_scale·gradient[i]                 (one multiplication: exact when input_scale is 1)
+ *   m = β1·(values_m[codes_m[i]]·absmax_m[b]) + c1·g
+ *   v = β2·(values_v[codes_v[i]]·absmax_v[b]) + (c2·g)·g
  *   u = m / (√v · inverse_correction2 + ε)      (inverse_correction2 = 1/√(1 − β2^k), see below)
  *   parameters == NULL: output[i] = u
  *   else θ[i] ← θ[i] + scale·u                      (pre_factor = post_factor = 1)
@@ -41,7 +42,7 @@ typedef struct gradus__adam8bit_step_f32_args {
     int64_t count;
     int64_t block_size;
     float beta1, one_minus_beta1, beta2, one_minus_beta2, inverse_correction2, epsilon;
-    float pre_factor, scale, post_factor;
+    float pre_factor, scale, post_factor, input_scale;
     uint8_t zero_code_m, zero_code_v;
 } gradus__adam8bit_step_f32_args;
 
