@@ -65,20 +65,37 @@ GRADUS_INLINE void store8(float *p, __m256i mask, int full, __m256 x) {
 }
 
 typedef struct {
-    __m256 b1, c1, b2, c2, a, eps, s, pre, c, post, pc, ps;
+    __m256 b1, c1, b2, c2, a, eps, s, pre, c, post, pc, ps, th;
 } adam_coefficients;
+
+/* SPAM's spike-aware clipping of 8 lanes of g against v before this step (SpikeAwareClipping.clip): g·g > θ·v →
+ * √(θ·v) with g's sign (such a g is never ±0 or NaN, so OR-ing in its sign bit is the Swift loop's select); the
+ * clipped lanes are counted in *count (−1 per lane per clip, summed at the end). Spikes are rare: the square root
+ * and the blend run only when a lane clips (vtestps), so the divider keeps its one √ and one ÷ per 8 lanes. */
+GRADUS_INLINE __m256 spike_clip(__m256 g, __m256 v_old, __m256 th, __m256i *count) {
+    const __m256 limit = _mm256_mul_ps(th, v_old);
+    const __m256 spike = _mm256_cmp_ps(_mm256_mul_ps(g, g), limit, _CMP_GT_OQ);
+    if (_mm256_testz_ps(spike, spike)) return g;
+    *count = _mm256_add_epi32(*count, _mm256_castps_si256(spike));
+    const __m256 r = _mm256_or_ps(_mm256_sqrt_ps(limit), _mm256_and_ps(g, _mm256_set1_ps(-0.0f)));
+    return _mm256_blendv_ps(g, r, spike);
+}
 
 /* Elements [i, i+8) (the active lanes of `mask` when !full). mode 0: write u; 1: θ ← θ + c·u (a = b = 1, where
  * θ·1 and (…)·1 are exact, so skipping them changes no bit, as in Kernels.applyUpdate); 2: θ ← (θ·a + c·u)·b;
  * 3: θ ← (θ·a + c·(u·w))·b. */
 GRADUS_INLINE void adam_lanes(const gradus__adam_step_f32_args *args, const adam_coefficients *k, int64_t i,
-                              __m256i mask, int full, int friction, int nesterov, int mode, int project) {
+                              __m256i mask, int full, int friction, int nesterov, int mode, int project, int clip,
+                              __m256i *clipped) {
     /* With project, θ is loaded once, here, for the projection and the update (mode != 0 whenever project is
      * set); without, where the update needs it (loading it first made Adam and diffGrad ~5% slower). */
     const __m256 th_early = project ? load8(args->parameters + i, mask, full) : _mm256_setzero_ps();
     __m256 x = load8(args->input + i, mask, full);
     if (project) x = _mm256_mul_ps(k->ps, _mm256_sub_ps(x, _mm256_mul_ps(k->pc, th_early)));
-    const __m256 g = _mm256_mul_ps(k->s, x);
+    __m256 g = _mm256_mul_ps(k->s, x);
+    /* with clip, v is loaded once, here, for the clipping and the moment; without, where the moment needs it */
+    const __m256 v_old = clip ? load8(args->v + i, mask, full) : _mm256_setzero_ps();
+    if (clip) g = spike_clip(g, v_old, k->th, clipped);
     __m256 f = _mm256_setzero_ps();
     if (friction) {
         f = friction_denominator(_mm256_sub_ps(load8(args->previous + i, mask, full), g));
@@ -86,7 +103,8 @@ GRADUS_INLINE void adam_lanes(const gradus__adam_step_f32_args *args, const adam
     }
     const __m256 c1g = _mm256_mul_ps(k->c1, g);
     const __m256 mi = _mm256_fmadd_ps(k->b1, load8(args->m + i, mask, full), c1g);
-    const __m256 vi = _mm256_fmadd_ps(k->b2, load8(args->v + i, mask, full), _mm256_mul_ps(_mm256_mul_ps(k->c2, g), g));
+    const __m256 vi = _mm256_fmadd_ps(k->b2, clip ? v_old : load8(args->v + i, mask, full),
+                                      _mm256_mul_ps(_mm256_mul_ps(k->c2, g), g));
     store8(args->m + i, mask, full, mi);
     store8(args->v + i, mask, full, vi);
     __m256 den = _mm256_fmadd_ps(_mm256_sqrt_ps(vi), k->a, k->eps);
@@ -105,7 +123,8 @@ GRADUS_INLINE void adam_lanes(const gradus__adam_step_f32_args *args, const adam
     }
 }
 
-GRADUS_INLINE void adam_block(const gradus__adam_step_f32_args *args, int friction, int nesterov, int mode, int project) {
+GRADUS_INLINE int64_t adam_block(const gradus__adam_step_f32_args *args, int friction, int nesterov, int mode, int project,
+                                  int clip) {
     const adam_coefficients k = {
         _mm256_set1_ps(args->beta1), _mm256_set1_ps(args->one_minus_beta1),
         _mm256_set1_ps(args->beta2), _mm256_set1_ps(args->one_minus_beta2),
@@ -113,7 +132,9 @@ GRADUS_INLINE void adam_block(const gradus__adam_step_f32_args *args, int fricti
         _mm256_set1_ps(args->input_scale), _mm256_set1_ps(args->pre_factor),
         _mm256_set1_ps(args->scale), _mm256_set1_ps(args->post_factor),
         _mm256_set1_ps(args->projection_coefficient), _mm256_set1_ps(args->projection_scale),
+        _mm256_set1_ps(args->clip_threshold),
     };
+    __m256i clipped = _mm256_setzero_si256();
     const int64_t n = args->count;
     const __m256i none = _mm256_setzero_si256();
     int64_t i = 0;
@@ -128,18 +149,25 @@ GRADUS_INLINE void adam_block(const gradus__adam_step_f32_args *args, int fricti
         if (friction) _mm_prefetch((const char *)(args->previous + i + GRADUS_PREFETCH), _MM_HINT_T0);
         if (mode != 0) _mm_prefetch((const char *)(args->parameters + i + GRADUS_PREFETCH), _MM_HINT_T0);
         if (mode == 3) _mm_prefetch((const char *)(args->weights + i + GRADUS_PREFETCH), _MM_HINT_T0);
-        adam_lanes(args, &k, i, none, 1, friction, nesterov, mode, project);
-        adam_lanes(args, &k, i + 8, none, 1, friction, nesterov, mode, project);
+        adam_lanes(args, &k, i, none, 1, friction, nesterov, mode, project, clip, &clipped);
+        adam_lanes(args, &k, i + 8, none, 1, friction, nesterov, mode, project, clip, &clipped);
     }
-    if (i + 8 <= n) { adam_lanes(args, &k, i, none, 1, friction, nesterov, mode, project); i += 8; }
+    if (i + 8 <= n) { adam_lanes(args, &k, i, none, 1, friction, nesterov, mode, project, clip, &clipped); i += 8; }
     if (i < n) {
+        /* inactive lanes read g = v = 0: 0 > 0 is false, so they never count as clipped */
         const __m256i mask = tail_mask(n - i);
-        adam_lanes(args, &k, i, mask, 0, friction, nesterov, mode, project);
+        adam_lanes(args, &k, i, mask, 0, friction, nesterov, mode, project, clip, &clipped);
     }
+    if (!clip) return 0;
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, clipped);
+    int64_t total = 0;
+    for (int j = 0; j < 8; j++) total -= lanes[j];
+    return total;
 }
 
 /* One straight-line loop per combination of what is given (the flags are constants in each call). */
-GRADUS_AVX2_FMA void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) {
+GRADUS_AVX2_FMA int64_t gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) {
     const int mode = args->parameters == 0 ? 0
                    : args->weights != 0 ? 3
                    : args->pre_factor == 1.0f && args->post_factor == 1.0f ? 1 : 2;
@@ -147,29 +175,40 @@ GRADUS_AVX2_FMA void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args
     if (args->project != 0) {
         /* ⊥Grad folded in (⊥AdamW): parameters given, no previous gradient, no weights (the header's contract). */
         switch (nesterov * 4 + mode) {
-        case 1: adam_block(args, 0, 0, 1, 1); return;
-        case 2: adam_block(args, 0, 0, 2, 1); return;
-        case 5: adam_block(args, 0, 1, 1, 1); return;
-        default: adam_block(args, 0, 1, 2, 1); return;
+        case 1: return adam_block(args, 0, 0, 1, 1, 0);
+        case 2: return adam_block(args, 0, 0, 2, 1, 0);
+        case 5: return adam_block(args, 0, 1, 1, 1, 0);
+        default: return adam_block(args, 0, 1, 2, 1, 0);
+        }
+    }
+    if (args->clip != 0) {
+        /* SPAM's clipping folded in: no previous gradient, no weights (the header's contract). */
+        switch (nesterov * 4 + mode) {
+        case 0: return adam_block(args, 0, 0, 0, 0, 1);
+        case 1: return adam_block(args, 0, 0, 1, 0, 1);
+        case 2: return adam_block(args, 0, 0, 2, 0, 1);
+        case 4: return adam_block(args, 0, 1, 0, 0, 1);
+        case 5: return adam_block(args, 0, 1, 1, 0, 1);
+        default: return adam_block(args, 0, 1, 2, 0, 1);
         }
     }
     switch ((friction * 2 + nesterov) * 4 + mode) {
-    case 0: adam_block(args, 0, 0, 0, 0); break;
-    case 1: adam_block(args, 0, 0, 1, 0); break;
-    case 2: adam_block(args, 0, 0, 2, 0); break;
-    case 3: adam_block(args, 0, 0, 3, 0); break;
-    case 4: adam_block(args, 0, 1, 0, 0); break;
-    case 5: adam_block(args, 0, 1, 1, 0); break;
-    case 6: adam_block(args, 0, 1, 2, 0); break;
-    case 7: adam_block(args, 0, 1, 3, 0); break;
-    case 8: adam_block(args, 1, 0, 0, 0); break;
-    case 9: adam_block(args, 1, 0, 1, 0); break;
-    case 10: adam_block(args, 1, 0, 2, 0); break;
-    case 11: adam_block(args, 1, 0, 3, 0); break;
-    case 12: adam_block(args, 1, 1, 0, 0); break;
-    case 13: adam_block(args, 1, 1, 1, 0); break;
-    case 14: adam_block(args, 1, 1, 2, 0); break;
-    default: adam_block(args, 1, 1, 3, 0); break;
+    case 0: return adam_block(args, 0, 0, 0, 0, 0);
+    case 1: return adam_block(args, 0, 0, 1, 0, 0);
+    case 2: return adam_block(args, 0, 0, 2, 0, 0);
+    case 3: return adam_block(args, 0, 0, 3, 0, 0);
+    case 4: return adam_block(args, 0, 1, 0, 0, 0);
+    case 5: return adam_block(args, 0, 1, 1, 0, 0);
+    case 6: return adam_block(args, 0, 1, 2, 0, 0);
+    case 7: return adam_block(args, 0, 1, 3, 0, 0);
+    case 8: return adam_block(args, 1, 0, 0, 0, 0);
+    case 9: return adam_block(args, 1, 0, 1, 0, 0);
+    case 10: return adam_block(args, 1, 0, 2, 0, 0);
+    case 11: return adam_block(args, 1, 0, 3, 0, 0);
+    case 12: return adam_block(args, 1, 1, 0, 0, 0);
+    case 13: return adam_block(args, 1, 1, 1, 0, 0);
+    case 14: return adam_block(args, 1, 1, 2, 0, 0);
+    default: return adam_block(args, 1, 1, 3, 0, 0);
     }
 }
 
@@ -272,7 +311,7 @@ GRADUS_AVX2_FMA void gradus__projection_dots_f32_avx2(const float *v, const floa
 #else
 /* Not x86: no AVX2 kernel; callers take their portable path. */
 int32_t gradus__cpu_has_avx2_fma(void) { return 0; }
-void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) { (void)args; }
+int64_t gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args) { (void)args; return 0; }
 void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count) { (void)x; (void)out; (void)count; }
 void gradus__max_abs_sum_squares_f32_avx2(const float *x, int64_t count, float *max_magnitude, double *sum_of_squares) {
     (void)x; (void)count; *max_magnitude = 0; *sum_of_squares = 0;

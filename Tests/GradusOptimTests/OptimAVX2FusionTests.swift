@@ -160,6 +160,64 @@ import _GradusShims
         }
     }
 
+    // MARK: SPAM's clipping folded into Adam
+
+    /// One fused SPAM step on one block: folded (`applyUpdatingSpikeClipped`) or `SpikeAwareClipping`'s loop, then
+    /// `applyUpdating`; θ, m, v and the clipped count. `zeroV`: entries whose v is 0 (every nonzero g clips to ±0).
+    static func clippedStep(g: [Float], theta: [Float], threshold: Float, folded: Bool, nesterov: Bool, pre: Float,
+                            post: Float, zeroV: [Int]) -> (theta: [Float], m: [Float], v: [Float], clipped: Int) {
+        let n = g.count
+        let (adam, state) = adamState(n, nesterov: nesterov)
+        for i in zeroV where i < n { state.v.base[i] = 0 }
+        var t = theta
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 3 * n)
+        defer { scratch.deallocate() }
+        var clipped = -1
+        t.withUnsafeMutableBufferPointer { tb in
+            g.withUnsafeBufferPointer { gb in
+                let ctx = BlockContext(offset: 0, count: n, parameters: UnsafePointer(tb.baseAddress!), workspace: scratch,
+                                       parameter: ParameterInfo(index: 0, shape: [n]))
+                let update = ParameterUpdate(parameters: tb.baseAddress!, scale: -1e-3, preFactor: pre, postFactor: post,
+                                             scratch: scratch + n)
+                if folded {
+                    clipped = adam.applyUpdatingSpikeClipped(state, input: gb.baseAddress!, threshold: threshold,
+                                                             update: update, block: ctx) ?? -1
+                } else {
+                    let spam = SpikeAwareClipping(adam, threshold: Double(threshold))
+                    clipped = spam.clip(.init(inner: state), input: gb.baseAddress!, output: scratch + 2 * n, block: ctx)
+                    _ = adam.applyUpdating(state, input: UnsafePointer(scratch + 2 * n), weights: nil, update: update, block: ctx)
+                }
+            }
+        }
+        return (t, Array(UnsafeBufferPointer(start: state.m.base, count: n)), Array(UnsafeBufferPointer(start: state.v.base, count: n)),
+                clipped)
+    }
+
+    @Test(.enabled(if: OptimAVX2FusionTests.hasAVX2 && AdamPreconditioner<Float>.foldsProjection), arguments: [1, 7, 8, 9, 17, 1003])
+    func foldedSpikeClipEqualsClipThenAdam(_ n: Int) {
+        var g = Self.random(n, seed: UInt64(n) &* 13)
+        let theta = Self.random(n, seed: UInt64(n) &* 13 &+ 1)
+        if n > 8 { g[3] = 0; g[5] = .nan; g[6] = .infinity; g[7] = -.infinity; g[8] = -0.5 }
+        let zeroV = [1, 2, 3, 8]  // g[1], g[2] random: clip to ±0; g[3] = 0: never clips; g[8] < 0: clips to −0
+        for threshold: Float in [5000, 4] {
+            for nesterov in [false, true] {
+                for (pre, post) in [(Float(1), Float(1)), (0.99, 0.999)] {
+                    let a = Self.clippedStep(g: g, theta: theta, threshold: threshold, folded: true, nesterov: nesterov,
+                                             pre: pre, post: post, zeroV: zeroV)
+                    let b = Self.clippedStep(g: g, theta: theta, threshold: threshold, folded: false, nesterov: nesterov,
+                                             pre: pre, post: post, zeroV: zeroV)
+                    func same(_ x: [Float], _ y: [Float]) -> Bool {
+                        zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+                    }
+                    let what = "n=\(n) θ=\(threshold) nesterov=\(nesterov) pre=\(pre)"
+                    #expect(same(a.theta, b.theta) && same(a.m, b.m) && same(a.v, b.v), "\(what)")
+                    #expect(a.clipped == b.clipped, "\(what): clipped \(a.clipped) vs \(b.clipped)")
+                    if n > 8 { #expect(b.clipped >= 3, "\(what): the zero-v entries clip") }
+                }
+            }
+        }
+    }
+
     /// Whole optimizer: float32 ⊥AdamW (folded when the AVX2 kernel runs) against float64 ⊥AdamW from the same
     /// float32 inputs, several steps, several blocks with a tail; within the spec's float32 tolerance shape.
     @Test func perpAdamWFloat32TracksFloat64() throws {

@@ -177,8 +177,9 @@ import _GradusShims
                 m: buffers[0], v: buffers[1], previous: buffers[2], input: buffers[5], weights: nil,
                 parameters: fused ? buffers[3] : nil, output: buffers[4], count: Int64(n), beta1: 0.9, one_minus_beta1: 0.1,
                 beta2: 0.999, one_minus_beta2: 0.001, denominator_scale: 1, epsilon: 1e-8, input_scale: 1, pre_factor: 1,
-                scale: -1e-3, post_factor: 1, nesterov: 0, project: 0, projection_coefficient: 0, projection_scale: 1)
-            gradus__adam_step_f32_avx2(&args)
+                scale: -1e-3, post_factor: 1, nesterov: 0, project: 0, projection_coefficient: 0, projection_scale: 1,
+                clip: 0, clip_threshold: 0)
+            _ = gradus__adam_step_f32_avx2(&args)
             for (k, p) in buffers.enumerated() {
                 #expect((0..<8).allSatisfy { p[n + $0] == sentinel }, "fused \(fused) buffer \(k)")
                 let changed = k <= 2 || (k == 3 && fused) || (k == 4 && !fused) || k == 5  // the input holds 0.2

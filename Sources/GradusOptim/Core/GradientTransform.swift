@@ -244,4 +244,13 @@ public protocol ResettableTransform: GradientTransform {
 public protocol SecondMomentTransform: GradientTransform {
     /// The second-moment buffer of a tensor state.
     func secondMoment(of state: State) -> StateBuffer<Scalar>
+    /// `applyUpdating` on the input after SPAM's spike-aware clipping with threshold θ, done in the transform's own
+    /// loop; the clipped count, or nil when the transform cannot (the caller then clips in a loop of its own).
+    func applyUpdatingSpikeClipped(_ state: State, input: UnsafePointer<Scalar>, threshold: Scalar,
+                                   update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int?
+}
+
+extension SecondMomentTransform {
+    public func applyUpdatingSpikeClipped(_ state: State, input: UnsafePointer<Scalar>, threshold: Scalar,
+                                          update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int? { nil }
 }

@@ -246,10 +246,12 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     /// (`gradus__adam_step_f32_avx2`): the same element step with the moments, the friction polynomial and the
     /// denominator contracted into FMAs, the parameter update without (as `Kernels.applyUpdate`, so fused and
     /// unfused agree bit for bit). Only called with `Scalar == Float` on a CPU with AVX2 and FMA.
-    @inline(__always)
+    /// `clipThreshold`: SPAM's spike-aware clipping folded in; returns the clipped count (0 without).
+    @inline(__always) @discardableResult
     func stepAVX2(_ step: ElementStep, _ input: UnsafePointer<Scalar>, _ previous: UnsafeMutablePointer<Scalar>?,
                   _ weights: UnsafePointer<Scalar>?, _ output: UnsafeMutablePointer<Scalar>?,
-                  _ update: ParameterUpdate<Scalar>?, _ count: Int, projection: (coefficient: Scalar, scale: Scalar)? = nil) {
+                  _ update: ParameterUpdate<Scalar>?, _ count: Int, projection: (coefficient: Scalar, scale: Scalar)? = nil,
+                  clipThreshold: Scalar? = nil) -> Int {
         @inline(__always) func f(_ p: UnsafeMutablePointer<Scalar>?) -> UnsafeMutablePointer<Float>? {
             p.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }
         }
@@ -264,8 +266,9 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
             denominator_scale: f(step.a), epsilon: f(step.eps), input_scale: f(update?.inputScale ?? 1),
             pre_factor: f(update?.preFactor ?? 1), scale: f(update?.scale ?? 1), post_factor: f(update?.postFactor ?? 1),
             nesterov: step.nesterov ? 1 : 0, project: projection == nil ? 0 : 1,
-            projection_coefficient: f(projection?.coefficient ?? 0), projection_scale: f(projection?.scale ?? 1))
-        gradus__adam_step_f32_avx2(&args)
+            projection_coefficient: f(projection?.coefficient ?? 0), projection_scale: f(projection?.scale ?? 1),
+            clip: clipThreshold == nil ? 0 : 1, clip_threshold: f(clipThreshold ?? 0))
+        return Int(gradus__adam_step_f32_avx2(&args))
     }
 
     public func reset(_ state: State, block: BlockContext<Scalar>) {
@@ -273,6 +276,17 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         (state.v.base + block.offset).update(repeating: 0, count: block.count)
     }
     public func secondMoment(of state: State) -> StateBuffer<Scalar> { state.v }
+
+    /// SPAM: `applyUpdating` on the input clipped by `SpikeAwareClipping` (`g·g > θ·v` → `√(θ·v)` with g's sign, v
+    /// before this step), the clipping done inside the AVX2 kernel from the `v` it loads for the moment anyway: no
+    /// clipping loop, no clipped block in the workspace. Same bits as the clipping loop followed by `applyUpdating`;
+    /// returns the clipped count. nil (nothing done) unless `Scalar == Float` with the AVX2 kernel.
+    public func applyUpdatingSpikeClipped(_ state: State, input: UnsafePointer<Scalar>, threshold: Scalar,
+                                          update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int? {
+        guard Self.foldsProjection else { return nil }  // the same condition: Float and the AVX2 kernel
+        return stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, nil, nil, nil, update, block.count,
+                        clipThreshold: threshold)
+    }
 
 }
 

@@ -124,6 +124,11 @@ public struct SpikeAwareClipping<Inner: SecondMomentTransform>: GradientTransfor
         guard state.isActive else {
             return inner.applyUpdating(state.inner, input: input, weights: weights, update: update, block: block)
         }
+        if weights == nil, update.inputScale == 1,
+           let clipped = inner.applyUpdatingSpikeClipped(state.inner, input: input, threshold: Scalar(threshold),
+                                                         update: update, block: block) {
+            return clipped  // folded into the inner loop (Adam's AVX2 kernel): same bits, no clipping loop
+        }
         let clipped = clip(state, input: input, output: block.workspace, block: block)
         return clipped + inner.applyUpdating(state.inner, input: UnsafePointer(block.workspace), weights: weights,
                                              update: update, block: block)

@@ -20,6 +20,8 @@ __attribute__((visibility("hidden"))) int32_t gradus__cpu_has_avx2_fma(void);
  *   g = input_scale·(projection_scale·(input[i] − projection_coefficient·θ[i])), θ[i] before this step's update
  *       (products and the difference rounded separately, as Projection.removeComponent, so the folded step
  *       equals the projection loop followed by this kernel bit for bit)
+ *   with clip != 0 (SPAM's SpikeAwareClipping folded in; previous, weights NULL and project 0): with
+ *   limit = clip_threshold·v[i] (v before this step), g·g > limit → g = √limit with g's sign (counted)
  *   with previous (diffGrad): f = 1 + e^−|previous[i] − g|, previous[i] ← g; without: f = 1
  *   m[i] ← β1·m[i] + c1·g,  v[i] ← β2·v[i] + c2·g·g
  *   u = num / ((√v[i]·denominator_scale + ε)·f),  num = m[i], or β1·m[i] + c1·g when nesterov
@@ -44,6 +46,9 @@ typedef struct gradus__adam_step_f32_args {
      * without these fields (Adam/diffGrad unchanged bit for bit). */
     int32_t project;
     float projection_coefficient, projection_scale;
+    /* SPAM's spike-aware clipping, applied to g when clip != 0 (0 leaves the step unchanged bit for bit). */
+    int32_t clip;
+    float clip_threshold;
 } gradus__adam_step_f32_args;
 
 /* Stable-SPAM's input statistics of one block in one pass over x: *max_magnitude = max |x[i]| (NaNs ignored, 0 when
@@ -55,8 +60,9 @@ __attribute__((visibility("hidden"))) void gradus__max_abs_sum_squares_f32_avx2(
                                                                                  float *max_magnitude,
                                                                                  double *sum_of_squares);
 
-/* Requires gradus__cpu_has_avx2_fma(). No allocation; 8 lanes, the tail with masked loads and stores. */
-__attribute__((visibility("hidden"))) void gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args);
+/* Requires gradus__cpu_has_avx2_fma(). No allocation; 8 lanes, the tail with masked loads and stores.
+ * Returns the number of entries clipped (0 unless clip != 0). */
+__attribute__((visibility("hidden"))) int64_t gradus__adam_step_f32_avx2(const gradus__adam_step_f32_args *args);
 
 /* out[i] = 1 + e^−|x[i]| with the kernel's polynomial (for tests). Requires gradus__cpu_has_avx2_fma(). */
 __attribute__((visibility("hidden"))) void gradus__friction_denominator_f32_avx2(const float *x, float *out, int64_t count);
