@@ -24,7 +24,7 @@ int32_t gradus__cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* 1 + e^−|x|, x: 8 lanes. −|x| = n·ln2 + r, |r| ≤ ln2/2, eʳ = 1 + r + r²p(r) with p cubic (a near-minimax fit of
+/* friction_denominator's general path, 1 + e^−|x|, x: 8 lanes. −|x| = n·ln2 + r, |r| ≤ ln2/2, eʳ = 1 + r + r²p(r) with p cubic (a near-minimax fit of
  * degree 5 on [−ln2/2, ln2/2], |error| < 1e−7), 2ⁿ built in the exponent bits: adding 1.5·2²³ + 127 rounds to the
  * integer n + 127, which then sits in the low mantissa bits of k, so k's bits shifted left by 23 are 2ⁿ. Clamped
  * below at −87.33654 (2ⁿ stays normal; σ is 1 to float32 precision there). max(c, y) returns y when y is NaN (MAXPS
@@ -35,7 +35,7 @@ int32_t gradus__cpu_has_avx2_fma(void) {
  * whenever n ≤ −5, so the error in 1 + eˣ stays below 2e−8); 1 + 2ⁿ(1 + q) is fma(2ⁿ, q, 1 + 2ⁿ), q = r + r²p(r);
  * and the exponent bias sits in the rounding constant. Checked on every 5th float32 in ±[0, 200]: 1 + e^−|x| within
  * 0.83 ulp of float64, σ = 1/(1 + e^−|x|) within 1.25 ulp (the Swift loop's σ: 3 ulp). */
-GRADUS_INLINE __m256 friction_denominator(__m256 x) {
+GRADUS_INLINE __m256 friction_denominator_full(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f), magic = _mm256_set1_ps(12582912.0f + 127.0f);
     const __m256 y = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));
     const __m256 xc = _mm256_max_ps(_mm256_set1_ps(-87.33654f), y);
@@ -49,6 +49,21 @@ GRADUS_INLINE __m256 friction_denominator(__m256 x) {
     const __m256 q = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
     const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(k), 23));
     return _mm256_fmadd_ps(scale, q, _mm256_add_ps(scale, one));
+}
+
+/* 1 + e^−|x|, x: 8 lanes. When every |x| < 1/16 (the usual size of a gradient's change between steps), the Taylor
+ * polynomial 2 − t + t²/2 − t³/6 + t⁴/24 of t = |x| in four FMAs: truncation below t⁵/120 < 8e−9 (0.07 ulp), checked
+ * on every 7th float32 of ±[0, 1/16): 1 + e^−|x| within 0.58 ulp of float64 and σ within 0.79 ulp (the full path:
+ * 0.76 and 0.90 there). Otherwise, or for NaN and ±∞, friction_denominator_full. diffGrad's step on 10M elements at
+ * one thread: 21.8 → 19.6 ms (C harness, Zen 1; the polynomial had bound the loop, 17.5 ms without any). */
+GRADUS_INLINE __m256 friction_denominator(__m256 x) {
+    const __m256 t = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    const __m256 small = _mm256_cmp_ps(t, _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
+    if (_mm256_movemask_ps(small) != 0xFF) return friction_denominator_full(x);
+    __m256 p = _mm256_fmadd_ps(t, _mm256_set1_ps(1.0f / 24.0f), _mm256_set1_ps(-1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.0f));
+    return _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.0f));
 }
 
 /* Whole vectors use plain unaligned loads; the tail (< 8 elements) the same code with masked loads and stores
