@@ -74,7 +74,7 @@ enum LowBitRepro {
         guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
         var buf = [CChar](repeating: 0, count: 64)
         _ = withVaList([x]) { vsnprintf(&buf, 64, "%.\(digits)g", $0) }
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     static func percent(_ x: Double) -> String { fmt(100 * x, 4) + "%" }
