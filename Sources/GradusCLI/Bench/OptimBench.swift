@@ -4,13 +4,16 @@ extension BenchContext {
     /// Bytes per element an optimizer must move in the fused executor (float32): the Adam family reads
     /// `θ, g, m, v` and writes `θ, m, v` (28); diffGrad also reads and writes `g_prev` (+8); ⊥AdamW's dot
     /// products read `g, θ` once more (+8); Stable-SPAM's max pass reads `g` once more (+4: the AdaGN norm rides
-    /// along it for every block AdaClip leaves unchanged). AdamP on a vector never projects, so it moves what
+    /// along it for every block AdaClip leaves unchanged). SPAM (beyond the six) clips against the `v` Adam
+    /// reads anyway (28). AdamP on a vector never projects, so it moves what
     /// Adam moves. The floor of each is `B/elem / 28` times the C Adam's time.
     /// Decoupled decay 1e-2 where the method has it, so its factor is exercised.
     static let optimizerBytes: [(name: String, label: String, bytes: Double, weightDecay: Double)] = [
         ("adam", "Adam", 28, 0), ("adamw", "AdamW", 28, 1e-2), ("diffgrad", "diffGrad", 36, 0), ("adamp", "AdamP", 28, 1e-2),
-        ("stable-spam", "Stable-SPAM", 32, 1e-2), ("perp-adamw", "⊥AdamW", 36, 1e-2),
+        ("stable-spam", "Stable-SPAM", 32, 1e-2), ("perp-adamw", "⊥AdamW", 36, 1e-2), ("spam", "SPAM", 28, 0),
     ]
+    /// Warm-up steps before timing: SPAM clips only from step A = 20 (its delay), so it is timed from step 26 on.
+    static func warmupSteps(_ name: String) -> Int { name == "spam" ? 25 : 2 }
 
     /// One optimizer step on a single 10M-element float32 parameter, against the fused C Adam (`adam_c`) and the
     /// STREAM triad measured in the same run (and PyTorch's Adam, fused and default, when torch is installed).
@@ -29,7 +32,7 @@ extension BenchContext {
                 let p = Tensor.uniform([n], seed: 1)
                 p.grad = Tensor.uniform([n], seed: 2).affine(2e-3, -1e-3)
                 let opt = try OptimizerFactory.make(name, parameters: [("p", p)], lr: 1e-3, weightDecay: wd)
-                let t = try medianTime(repeats: repeats) { () throws(GradusError) in try opt.step() }
+                let t = try medianTime(repeats: repeats, warmup: Self.warmupSteps(name)) { () throws(GradusError) in try opt.step() }
                 let bw = bytes * Double(n) / t / 1e9
                 let torchFused = torch && name == "adam" ? TorchBench.adamStep(count: n, threads: th, fused: true) : nil
                 let torchDefault = torch && name == "adam" ? TorchBench.adamStep(count: n, threads: th, fused: false) : nil
