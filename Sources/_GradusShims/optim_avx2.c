@@ -24,9 +24,10 @@ int32_t gradus__cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* friction_denominator's general path, 1 + e^−|x|, x: 8 lanes. −|x| = n·ln2 + r, |r| ≤ ln2/2, eʳ = 1 + r + r²p(r) with p cubic (a near-minimax fit of
- * degree 5 on [−ln2/2, ln2/2], |error| < 1e−7), 2ⁿ built in the exponent bits: adding 1.5·2²³ + 127 rounds to the
- * integer n + 127, which then sits in the low mantissa bits of k, so k's bits shifted left by 23 are 2ⁿ. Clamped
+/* friction_denominator's general path: 1 + e^−|x|, x: 8 lanes. −|x| = n·ln2 + r, |r| ≤ ln2/2,
+ * eʳ = 1 + r + r²p(r) with p cubic (a near-minimax fit of degree 5 on [−ln2/2, ln2/2], |error| < 1e−7), 2ⁿ built
+ * in the exponent bits: adding 1.5·2²³ + 127 rounds to the integer n + 127, which then sits in the low mantissa
+ * bits of k, so k's bits shifted left by 23 are 2ⁿ. Clamped
  * below at −87.33654 (2ⁿ stays normal; σ is 1 to float32 precision there). max(c, y) returns y when y is NaN (MAXPS
  * returns its second operand), as Swift's `y < c ? c : y`.
  * Four operations fewer than the Swift loop (Float.inverseLogisticOfMagnitude, the degree-6 Cephes polynomial), and
@@ -84,8 +85,9 @@ typedef struct {
 } adam_coefficients;
 
 /* SPAM's spike-aware clipping of 8 lanes of g against v before this step (SpikeAwareClipping.clip): g·g > θ·v →
- * √(θ·v) with g's sign (such a g is never ±0 or NaN, so OR-ing in its sign bit is the Swift loop's select); the
- * clipped lanes are counted in *count (−1 per lane per clip, summed at the end). Spikes are rare: the square root
+ * √(θ·v) with g's sign (such a g is never ±0 or NaN, so OR-ing in its sign bit is the Swift loop's select). The
+ * clipped lanes are counted in *count: −1 per lane per clip, summed at the end; the lanes are 32-bit, enough for
+ * 2^31 clips per lane in one call (the executor calls per 4096-element block). Spikes are rare: the square root
  * and the blend run only when a lane clips (vtestps), so the divider keeps its one √ and one ÷ per 8 lanes. */
 GRADUS_INLINE __m256 spike_clip(__m256 g, __m256 v_old, __m256 th, __m256i *count) {
     const __m256 limit = _mm256_mul_ps(th, v_old);
