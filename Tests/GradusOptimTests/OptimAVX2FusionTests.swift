@@ -137,7 +137,7 @@ import _GradusShims
         return (t, Array(UnsafeBufferPointer(start: state.m.base, count: n)), Array(UnsafeBufferPointer(start: state.v.base, count: n)))
     }
 
-    @Test(.enabled(if: OptimAVX2FusionTests.hasAVX2 && AdamPreconditioner<Float>.foldsProjection), arguments: [1, 7, 8, 9, 17, 1003])
+    @Test(.enabled(if: OptimAVX2FusionTests.hasAVX2 && AdamPreconditioner<Float>.foldsIntoAVX2Kernel), arguments: [1, 7, 8, 9, 17, 1003])
     func foldedProjectionEqualsProjectionThenAdam(_ n: Int) {
         var g = Self.random(n, seed: UInt64(n) &* 7)
         let theta = Self.random(n, seed: UInt64(n) &* 7 &+ 1)
@@ -193,7 +193,7 @@ import _GradusShims
                 clipped)
     }
 
-    @Test(.enabled(if: OptimAVX2FusionTests.hasAVX2 && AdamPreconditioner<Float>.foldsProjection), arguments: [1, 7, 8, 9, 17, 1003])
+    @Test(.enabled(if: OptimAVX2FusionTests.hasAVX2 && AdamPreconditioner<Float>.foldsIntoAVX2Kernel), arguments: [1, 7, 8, 9, 17, 1003])
     func foldedSpikeClipEqualsClipThenAdam(_ n: Int) {
         var g = Self.random(n, seed: UInt64(n) &* 13)
         let theta = Self.random(n, seed: UInt64(n) &* 13 &+ 1)

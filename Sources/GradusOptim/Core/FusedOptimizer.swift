@@ -473,7 +473,7 @@ public final class FusedOptimizer<Scalar: OptimizerScalar> {
         // (`AdamPreconditioner.applyUpdatingProjected`), instead of a loop writing the projected block first.
         if fused, head.count == 1, head[0].prescale == nil, skip?.slot != head[0].slot,
            stages[stages.count - 1].prescale == nil || lastFusesInputScale,
-           AdamPreconditioner<Scalar>.foldsProjection,
+           AdamPreconditioner<Scalar>.foldsIntoAVX2Kernel,
            let projection = slots[head[0].slot] as? TransformSlot<OrthogonalProjection<Scalar>>,
            let adam = slots[stages[stages.count - 1].slot] as? TransformSlot<AdamPreconditioner<Scalar>> {
             let state = adam.states[j], p = projection.states[j]

@@ -226,18 +226,19 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
         }
     }
 
-    /// Whether `applyUpdatingProjected` runs (`Float` with the AVX2 kernel); otherwise callers run ⊥Grad's
-    /// projection loop first and then `applyUpdating`.
-    static var foldsProjection: Bool { Scalar.self == Float.self && AdamStepKernel.float32 == .avx2 }
+    /// Whether the transforms that fold into the AVX2 kernel run there (`Float` with the AVX2 kernel):
+    /// `applyUpdatingProjected` (⊥Grad's projection) and `applyUpdatingSpikeClipped` (SPAM's clipping); otherwise
+    /// callers run their own loop first and then `applyUpdating`.
+    static var foldsIntoAVX2Kernel: Bool { Scalar.self == Float.self && AdamStepKernel.float32 == .avx2 }
 
     /// `applyUpdating` on ⊥Grad's projected gradient `scale·(g − coefficient·θ)` (`Projection.removeComponent` with
     /// `coefficient` and `scale` rounded to `Scalar`), computed inside the Adam kernel from the `θ` it loads for the
     /// update anyway: no projection loop, no projected block in memory (⊥AdamW reads g, m, v, θ and writes m, v, θ
     /// once in its final pass). Same bits as the projection loop followed by `applyUpdating`.
-    /// Only when `foldsProjection`. `input`: the raw gradient block; `θ`: `update.parameters`.
+    /// Only when `foldsIntoAVX2Kernel`. `input`: the raw gradient block; `θ`: `update.parameters`.
     func applyUpdatingProjected(_ state: State, input: UnsafePointer<Scalar>, coefficient: Scalar, scale: Scalar,
                                 update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) {
-        precondition(Self.foldsProjection, "applyUpdatingProjected needs Float and the AVX2 kernel")
+        precondition(Self.foldsIntoAVX2Kernel, "applyUpdatingProjected needs Float and the AVX2 kernel")
         stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, nil, nil, nil, update, block.count,
                  projection: (coefficient, scale))
     }
@@ -283,7 +284,7 @@ public struct AdamPreconditioner<Scalar: OptimizerScalar>: ResettableTransform, 
     /// returns the clipped count. nil (nothing done) unless `Scalar == Float` with the AVX2 kernel.
     public func applyUpdatingSpikeClipped(_ state: State, input: UnsafePointer<Scalar>, threshold: Scalar,
                                           update: ParameterUpdate<Scalar>, block: BlockContext<Scalar>) -> Int? {
-        guard Self.foldsProjection else { return nil }  // the same condition: Float and the AVX2 kernel
+        guard Self.foldsIntoAVX2Kernel else { return nil }
         return stepAVX2(elementStep(state, block, nesterov: form == .nesterov), input, nil, nil, nil, update, block.count,
                         clipThreshold: threshold)
     }

@@ -129,8 +129,9 @@ public struct AdamPreconditioner8bit<Scalar: OptimizerScalar>: ResettableTransfo
         let k = context.tensorStep
         let b1 = beta1 * (beta1Decay?.factor(atStep: context.globalStep) ?? 1)
         state.beta1 = Scalar(b1)
-        state.correction2 = Scalar(ScalarMath.sqrt(1 - ScalarMath.pow(beta2, k)))
-        state.inverseCorrection2 = Scalar(1 / ScalarMath.sqrt(1 - ScalarMath.pow(beta2, k)))
+        let c2 = ScalarMath.sqrt(1 - ScalarMath.pow(beta2, k))
+        state.correction2 = Scalar(c2)
+        state.inverseCorrection2 = Scalar(1 / c2)
         context.outputScale = 1 / (1 - ScalarMath.pow(b1, k))
         return nil
     }

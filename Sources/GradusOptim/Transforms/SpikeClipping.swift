@@ -89,9 +89,10 @@ public struct SpikeAwareClipping<Inner: SecondMomentTransform>: GradientTransfor
     /// Clips one block of `input` into `output` (distinct); returns the clipped count.
     @inline(__always)
     func clip(_ state: State, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, block: BlockContext<Scalar>) -> Int {
+        // The clip where the inner transform cannot fold it in (Double, no AVX2, weights; see `applyUpdating`).
         // Branch-free (selects and a counted mask, the square root taken in every lane), so the loop vectorises:
-        // with the branch it ran scalar, ~6 ms per 10M elements, a third of a SPAM step. Same values: the
-        // selected lanes compute exactly what the branch did.
+        // with the branch it ran scalar, ~6 ms per 10M elements. Same values: the selected lanes compute exactly
+        // what the branch did, and what Adam's AVX2 kernel does when the clip is folded into it.
         let v = inner.secondMoment(of: state.inner).base + block.offset
         let th = Scalar(threshold)
         var clipped: Int32 = 0
