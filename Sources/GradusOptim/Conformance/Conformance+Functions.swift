@@ -1,8 +1,7 @@
 import GradusRuntime
 
 extension OptimizerConformance {
-    static func schedule(_ c: JSON, _ cmp: inout Comparison) throws {
-        let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
+    static func schedule(_ c: JSON, _ h: Hyperparameters, _ cmp: inout Comparison) throws {
         let peak = try h.double("peak_lr", 1e-3), total = try h.int("total_steps", 0), w = try h.int("warmup_steps", 0)
         let s: Schedule
         switch c["technique"]?.string ?? "" {
@@ -20,17 +19,31 @@ extension OptimizerConformance {
         cmp.check("lr", steps.map { s.value(at: $0) }, values)
     }
 
-    static func refinement(_ c: JSON, _ cmp: inout Comparison) throws {
-        let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
-        let r = try Schedule.refined(gradientNorms: try c.field("gradient_norms").doubles("gradient_norms"),
-                                     power: try h.double("power", 2), tau: try h.double("tau", 0.1))
+    static func refinement(_ c: JSON, _ h: Hyperparameters, _ cmp: inout Comparison) throws {
+        let norms = try c.field("gradient_norms").doubles("gradient_norms")
+        let power = try h.double("power", 2), tau = try h.double("tau", 0.1)
+        // The file states the filter the generator derived from τ and n (spec §6.1); a different one is not this
+        // algorithm, so it is reported unsupported rather than compared.
+        if tau.isFinite, tau >= 0, Double(norms.count) * tau < 1e15 {
+            let width = 2 * (Int((tau * Double(norms.count)).rounded(.down)) / 2) + 1
+            if let w = try h.optionalInt("median_width"), w != width {
+                throw Unsupported(reason: "median_width \(w) (spec §6.1 derives 2⌊⌊τn⌋/2⌋ + 1 = \(width) from τ = \(tau), n = \(norms.count))")
+            }
+            if let pad = try h.optionalInt("reflect_pad_right"), pad != 2 * width {
+                throw Unsupported(reason: "reflect_pad_right \(pad) (spec §6.1 pads by 2w = \(2 * width))")
+            }
+        }
+        h.markRead("normalize")
+        if let n = h.json["normalize"], !n.isNull, n.string != "divide by max" {
+            throw Unsupported(reason: "normalize '\(n.string ?? "?")' (spec §6.1 divides by the maximum)")
+        }
+        let r = try Schedule.refined(gradientNorms: norms, power: power, tau: tau)
         cmp.check("smoothed_norms", r.smoothedNorms, try c.field("smoothed_norms").doubles("smoothed_norms"))
         cmp.check("raw_schedule", r.rawSchedule, try c.field("raw_schedule").doubles("raw_schedule"))
         cmp.check("schedule", r.schedule, try c.field("schedule").doubles("schedule"))
     }
 
-    static func batchSizeTest(_ c: JSON, _ cmp: inout Comparison) throws {
-        let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
+    static func batchSizeTest(_ c: JSON, _ h: Hyperparameters, _ cmp: inout Comparison) throws {
         guard let pe = try c.field("per_example_grads").object else { throw GradusError.format("'per_example_grads' must be an object") }
         var tensors: [[[Double]]] = []
         for key in pe.keys.sorted() {
@@ -61,7 +74,7 @@ extension OptimizerConformance {
                        try wantInteger("augmented_inner_product_test_new_batch_size"))
     }
 
-    static func functionCase(_ c: JSON, technique: String, _ cmp: inout Comparison) throws {
+    static func functionCase(_ c: JSON, technique: String, _ h: Hyperparameters, _ cmp: inout Comparison) throws {
         let inputs = try c.field("inputs"), outputs = try c.field("outputs")
         func out(_ k: String) throws -> [Double] { try outputs.field(k).doubles(k) }
         switch technique {
@@ -91,7 +104,6 @@ extension OptimizerConformance {
         case "z_loss":
             let logitsJSON = try inputs.field("logits")
             guard let shape = logitsJSON.shape, shape.count == 2 else { throw GradusError.format("logits must be a matrix") }
-            let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
             let r = try ZLoss.evaluate(logits: try logitsJSON.doubles("logits"), classes: shape[1],
                                        labels: try inputs.field("labels").ints("labels"),
                                        coefficient: try h.double("z_loss_coef", 1e-4))

@@ -2,29 +2,51 @@ import GradusRuntime
 
 extension OptimizerConformance {
     /// Hyperparameters of a golden case with the section defaults.
+    /// Every accessor records the key it reads, so that a failing case can name the hyperparameters the runner
+    /// never read (a key of a hidden or newer golden file that this runner does not implement would otherwise be
+    /// silently replaced by the default, and the failure would not say why).
     struct Hyperparameters {
+        final class Reads { var keys: Set<String> = [] }
         let json: JSON
+        let reads: Reads
+
+        init(json: JSON, reads: Reads = Reads()) {
+            self.json = json
+            self.reads = reads
+        }
+
+        /// Records keys read outside the typed accessors (or checked and found consistent).
+        func markRead(_ keys: String...) { reads.keys.formUnion(keys) }
+
+        /// Keys of the case's `hyperparameters` object that no accessor read, sorted.
+        var unread: [String] { (json.object?.keys).map { $0.filter { !reads.keys.contains($0) }.sorted() } ?? [] }
+
         func double(_ key: String, _ fallback: Double) throws(GradusError) -> Double {
+            reads.keys.insert(key)
             guard let v = json[key], !v.isNull else { return fallback }
             if let b = v.bool { return b ? 1 : 0 }
             return try v.number(key)
         }
         func int(_ key: String, _ fallback: Int) throws(GradusError) -> Int {
+            reads.keys.insert(key)
             guard let v = json[key], !v.isNull else { return fallback }
             guard let i = v.int else { throw .format("hyperparameter '\(key)' must be an integer") }
             return i
         }
         func optionalInt(_ key: String) throws(GradusError) -> Int? {
+            reads.keys.insert(key)
             guard let v = json[key], !v.isNull else { return nil }
             guard let i = v.int else { throw .format("hyperparameter '\(key)' must be an integer or null") }
             return i
         }
         func bool(_ key: String, _ fallback: Bool) throws(GradusError) -> Bool {
+            reads.keys.insert(key)
             guard let v = json[key], !v.isNull else { return fallback }
             if let b = v.bool { return b }
             return try v.number(key) != 0
         }
         func betas(_ fallback: (Double, Double)) throws(GradusError) -> (Double, Double) {
+            reads.keys.insert("betas")
             guard let v = json["betas"], !v.isNull else { return fallback }
             let b = try v.doubles("betas")
             guard b.count == 2 else { throw .format("'betas' must have two values") }
@@ -72,6 +94,7 @@ extension OptimizerConformance {
             return .adaGradNormRowwise(learningRate: .constant(try h.double("lr", 1)), learningRateDecay: try h.double("lr_decay", 0),
                                        initialAccumulator: try h.double("initial_accumulator_value", 1e-2))
         case "perpgrad", "perpadamw":
+            h.markRead("base")
             let base = h.json["base"]?.string ?? (technique == "perpadamw" ? "AdamW" : "SGD")
             switch base {
             case "SGD":
@@ -175,10 +198,11 @@ extension OptimizerConformance {
         for i in params.indices { params[i] = Array(UnsafeBufferPointer(start: values[i], count: params[i].count)) }
     }
 
-    static func trajectory<S: OptimizerScalar>(_ c: JSON, technique: String, _ type: S.Type, _ cmp: inout Comparison) throws {
-        let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
+    static func trajectory<S: OptimizerScalar>(_ c: JSON, technique: String, _ h: Hyperparameters, _ type: S.Type,
+                                               _ cmp: inout Comparison) throws {
         let chain = try makeChain(technique: technique, h, S.self)
         let p = try problem(c, after: try c.field("params_after_step"))
+        if technique == "independent_weight_decay" { h.markRead("lr_per_step") }
         let lrs = technique == "independent_weight_decay" ? try h.json.field("lr_per_step").doubles("lr_per_step") : nil
         let info = c["per_step_info"]?.array
         let views = c["projection_view_per_step_W"]?.array
@@ -202,17 +226,19 @@ extension OptimizerConformance {
         cmp = local
     }
 
-    static func comparison<S: OptimizerScalar>(_ c: JSON, technique: String, _ type: S.Type, _ cmp: inout Comparison) throws {
+    static func comparison<S: OptimizerScalar>(_ c: JSON, technique: String, _ h: Hyperparameters, _ type: S.Type,
+                                               _ cmp: inout Comparison) throws {
         guard technique == "adamw_epsilon" else { throw Unsupported(reason: "comparison '\(technique)'") }
         guard let runs = try c.field("runs").object else { throw GradusError.format("'runs' must be an object") }
-        let hp = c["hyperparameters"] ?? .object([:])
+        let hp = h.json
+        h.markRead("eps_values")  // the ε of each run is its key in `runs`
         var local = cmp
         for (key, run) in runs.sorted(by: { $0.key < $1.key }) {
             guard let eps = Double(key) else { throw GradusError.format("run key '\(key)' is not a number") }
             var o = hp.object ?? [:]
             o["eps"] = .number(eps)
             o["weight_decay"] = o["weight_decay"] ?? .number(0)
-            let chain = try makeChain(technique: "adamw", Hyperparameters(json: .object(o)), S.self)
+            let chain = try makeChain(technique: "adamw", Hyperparameters(json: .object(o), reads: h.reads), S.self)
             let p = try problem(c, after: try run.field("params_after_step"))
             let w = p.names.firstIndex(of: "W") ?? 0
             try drive(p, chain: chain) { step, _, params in

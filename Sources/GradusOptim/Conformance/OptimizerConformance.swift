@@ -23,6 +23,8 @@ public enum OptimizerConformance {
         public var maxRelativeError: Double
         /// Numbers compared.
         public var checkedValues: Int
+        /// Keys of the case's `hyperparameters` that the runner never read (a failure names them too).
+        public var unreadHyperparameters: [String] = []
     }
 
     /// Checks the file header (`magic`, `format_version`) and runs every case.
@@ -43,23 +45,24 @@ public enum OptimizerConformance {
         let name = try c.field("name").stringValue("name")
         let technique = c["technique"]?.string ?? ""
         var cmp = Comparison(precision: precision, floor32: 1e-6)
+        let h = Hyperparameters(json: c["hyperparameters"] ?? .object([:]))
         do {
             switch try c.field("kind").stringValue("kind") {
             case "optimizer_trajectory":
                 if let dev = c["float32_max_abs_dev"]?.double { cmp.floor32 = Swift.max(1e-6, 10 * dev) }
                 switch precision {
-                case .float64: try trajectory(c, technique: technique, Double.self, &cmp)
-                case .float32: try trajectory(c, technique: technique, Float.self, &cmp)
+                case .float64: try trajectory(c, technique: technique, h, Double.self, &cmp)
+                case .float32: try trajectory(c, technique: technique, h, Float.self, &cmp)
                 }
             case "optimizer_comparison":
                 switch precision {
-                case .float64: try comparison(c, technique: technique, Double.self, &cmp)
-                case .float32: try comparison(c, technique: technique, Float.self, &cmp)
+                case .float64: try comparison(c, technique: technique, h, Double.self, &cmp)
+                case .float32: try comparison(c, technique: technique, h, Float.self, &cmp)
                 }
-            case "lr_schedule": try schedule(c, &cmp)
-            case "lr_refinement": try refinement(c, &cmp)
-            case "batch_size_test": try batchSizeTest(c, &cmp)
-            case "function": try functionCase(c, technique: technique, &cmp)
+            case "lr_schedule": try schedule(c, h, &cmp)
+            case "lr_refinement": try refinement(c, h, &cmp)
+            case "batch_size_test": try batchSizeTest(c, h, &cmp)
+            case "function": try functionCase(c, technique: technique, h, &cmp)
             case let k: throw Unsupported(reason: "unknown case kind '\(k)'")
             }
         } catch let u as Unsupported {
@@ -70,9 +73,12 @@ public enum OptimizerConformance {
         } catch {
             throw .internal("\(error)")
         }
-        let status: Status = cmp.failures.isEmpty ? .passed : .failed(cmp.failures.prefix(3).joined(separator: "; "))
+        var status: Status = cmp.failures.isEmpty ? .passed : .failed(cmp.failures.prefix(3).joined(separator: "; "))
+        if case .failed(let why) = status, !h.unread.isEmpty {
+            status = .failed(why + " (hyperparameters this runner does not read: \(h.unread.joined(separator: ", ")))")
+        }
         return CaseResult(name: name, technique: technique, status: status, maxAbsoluteError: cmp.maxAbs,
-                          maxRelativeError: cmp.maxRel, checkedValues: cmp.count)
+                          maxRelativeError: cmp.maxRel, checkedValues: cmp.count, unreadHyperparameters: h.unread)
     }
 
     struct Unsupported: Error { var reason: String }
