@@ -97,7 +97,8 @@ import _GradusShims
     /// (the sum of the magnitudes of the terms, so cancellation does not demand a relative accuracy it cannot have).
     static func reference(_ b: Block, _ o: Options) -> (out: [Double], outScale: [Double], m: [Double], mScale: [Double], v: [Double]) {
         let state = prepared(o, count: b.n).1
-        let b1 = Double(state.beta1), c1 = Double(1 - state.beta1), b2 = Double(Float(0.999)), c2 = Double(1 - Float(0.999))
+        // 1 − β rounded from the Double difference, as AdamPreconditioner does (not 1 − Float(β)).
+        let b1 = Double(state.beta1), c1 = Double(state.oneMinusBeta1), b2 = Double(Float(0.999)), c2 = Double(Float(1 - 0.999))
         let a = Double(state.denominatorScale), eps = Double(Float(1e-8))
         var r: (out: [Double], outScale: [Double], m: [Double], mScale: [Double], v: [Double]) = ([], [], [], [], [])
         for i in 0..<b.n {

@@ -9,7 +9,7 @@ import Testing
 ///    does;
 /// 2. to generate new trajectories, in the golden file's own format, with random hyperparameters, weights and
 ///    gradients (spikes, zero steps, projections that fire, resets, clipping), which `OptimizerConformance` must
-///    pass in float64 like any golden case. This is the check the hidden golden set makes ("other hyperparameters
+///    pass in float64 like any golden case, and in float32 within the float32 tolerance. This is the check the hidden golden set makes ("other hyperparameters
 ///    and inputs"), made on many more draws than a file can hold, including paths the public cases leave at
 ///    their defaults (Nesterov AdamP with decay, SGDP with dampening, SPAM without bias correction, Stable-SPAM
 ///    with γ1 = −1, ⊥Grad over Adam, …).
@@ -532,6 +532,9 @@ struct SpecRandom {
                                   grads: grads, params: params, clipped: withCounts ? clipped : nil)
             let result = try OptimizerConformance.run(case: c, precision: .float64)
             #expect(result.status == .passed, "\(technique) draw \(draw) \(hp): \(result.status)")
+            // float32 with the golden file's tolerance at its floor (max(1e-6, 10·dev) with dev unknown here: 1e-6).
+            let r32 = try OptimizerConformance.run(case: c, precision: .float32)
+            #expect(r32.status == .passed, "\(technique) draw \(draw) float32 \(hp): \(r32.status)")
             #expect(result.unreadHyperparameters.isEmpty, "\(technique): \(result.unreadHyperparameters)")
             if technique == "adamp" || technique == "sgdp" {
                 // How often a projection fired: W's trajectory differs from the same run with δ = 0 (never fires).

@@ -211,7 +211,12 @@ extension OptimizerConformance {
             for (i, n) in p.names.enumerated() {
                 local.check("step \(step + 1) \(n)", params[i], p.expected[step][i])
             }
-            if let info, step < info.count, let clipped = info[step]["clipped"]?.int {
+            // At Stable-SPAM's first step AdaClip's threshold is max|g| itself in exact arithmetic
+            // (μ̂ = (1 − γ3)·M / (1 − γ3)), so whether the largest entry counts as clipped is decided by the last bit
+            // of rounding (its value is the same either way). A float32 run rounds g first, so that count is compared
+            // in float64 only.
+            let tie = technique == "stablespam" && step == 0 && S.self != Double.self
+            if let info, step < info.count, let clipped = info[step]["clipped"]?.int, !tie {
                 let slot = technique == "spam" ? 0 : (technique == "stablespam" ? 1 : -1)
                 if slot >= 0 { local.checkExact("step \(step + 1) clipped", opt.lastStepEvents()[slot], clipped) }
             }

@@ -63,7 +63,11 @@ import Testing
     }
 
     /// Stable-SPAM over several blocks with spikes in some of them and gradients without any: the norm gathered in
-    /// the max pass and the skipped clipping give the plain path's trajectory exactly, in both precisions.
+    /// the max pass and the skipped clipping give the plain path's trajectory exactly, in float64 and in the Swift
+    /// float32 path. With the AVX2 kernels the max pass sums the squares in float32 lanes
+    /// (`gradus__max_abs_sum_squares_f32_avx2`) while the plain path's norm pass sums them in double, so AdaGN's
+    /// factor can differ in its last bits and round to a neighbouring float32: there the trajectories agree within
+    /// 2 ulps.
     @Test func stableSPAMWithAndWithoutSpikesMatchesPlainPath() throws {
         for spikes in [false, true] {
             let shapes = [[3 * 4096 + 11]]
@@ -79,7 +83,13 @@ import Testing
             }
             let f = try run(GradientChain<Float>.stableSPAM(weightDecay: 1e-2, resetInterval: 4))
             let fu = try run(unfused(GradientChain<Float>.stableSPAM(weightDecay: 1e-2, resetInterval: 4)))
-            #expect(f == fu, "float32, spikes: \(spikes)")
+            let diff = zip(f[0], fu[0]).enumerated().filter { $0.element.0 != $0.element.1 }
+            if AdamStepKernel.float32 == .swift {
+                #expect(diff.isEmpty, "float32, spikes: \(spikes): \(diff.count) differ, first \(diff.prefix(3))")
+            } else {
+                let far = diff.filter { abs($0.element.0 - $0.element.1) > 2 * $0.element.1.ulp }
+                #expect(far.isEmpty, "float32 (AVX2), spikes: \(spikes): \(far.count) differ by more than 2 ulps, first \(far.prefix(3))")
+            }
             let d = try run(GradientChain<Double>.stableSPAM(weightDecay: 1e-2, resetInterval: 4))
             let du = try run(unfused(GradientChain<Double>.stableSPAM(weightDecay: 1e-2, resetInterval: 4)))
             #expect(d == du, "float64, spikes: \(spikes)")
