@@ -2,6 +2,7 @@ import Foundation
 import GradusDiffusion
 import GradusRuntime
 import Testing
+import _GradusTestSupport
 
 /// Spec §4 (CFG, both formulations, CFG-rescale) and §5.1 (APG: momentum → norm threshold → projection onto the
 /// conditional prediction → update → combine → rescale, with diffusers' disabled case) re-implemented in float64
@@ -84,35 +85,29 @@ import Testing
         return out
     }
 
-    static func tensor(_ shape: [Int], _ data: [Double]) -> JSON {
-        .object(["shape": .array(shape.map { .number(Double($0)) }), "data": .array(data.map { .number($0) })])
-    }
 
     @Test func libraryMatchesReferenceOnRandomCases() throws {
-        var rng = PhiloxStream(seed: 0xA96)
-        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.nextDouble() }
-        func int(_ a: Int, _ b: Int) -> Int { a + rng.nextInt(below: b - a + 1) }
-        func coin() -> Bool { rng.nextUInt32() & 1 == 0 }
+        var r = RandomDraws(seed: 0xA96)
         let tol: JSON = .object(["rtol": .number(1e-5), "atol": .number(1e-6)])
         var thresholdsActive = 0
         for draw in 0..<150 {
-            let shape = [int(1, 3), int(1, 4), int(2, 5), int(2, 5)], n = shape.reduce(1, *)
+            let shape = [r.int(1, 3), r.int(1, 4), r.int(2, 5), r.int(2, 5)], n = shape.reduce(1, *)
             // Up to 3, the golden inputs' range (randn). Larger inputs with large scales make guided predictions that
             // cancel terms of ~100, below the float32 tolerance's 1e-6 floor: float32 arithmetic cannot resolve them
             // (4 of 150 draws up to 10 missed by up to 1.1e-5), so they are not drawn.
-            let amplitude = pow(10, uniform(-1, log10(3)))
-            func sample() -> [Double] { (0..<n).map { _ in Double(Float(uniform(-1, 1) * amplitude)) } }
-            let original = coin(), phi = int(0, 2) == 0 ? uniform(0, 1) : 0
+            let amplitude = pow(10, r.uniform(-1, log10(3)))
+            func sample() -> [Double] { (0..<n).map { _ in Double(Float(r.uniform(-1, 1) * amplitude)) } }
+            let original = r.coin(), phi = r.int(0, 2) == 0 ? r.uniform(0, 1) : 0
             // CFG
             do {
-                let c = sample(), u = sample(), s = int(0, 5) == 0 ? 1 : uniform(0, 12)
+                let c = sample(), u = sample(), s = r.int(0, 5) == 0 ? 1 : r.uniform(0, 12)
                 let pred = Self.rescale(Self.cfg(cond: c, uncond: u, scale: s, original: original), cond: c, batch: shape[0], phi: phi)
                 let cfgCase: JSON = .object([
                     "id": .string("cfg/random/\(draw)"), "op": .string("cfg"),
                     "params": .object(["guidance_scale": .number(s), "guidance_rescale": .number(phi),
                                        "formulation": .string(original ? "original" : "diffusers")]),
-                    "inputs": .object(["pred_cond": Self.tensor(shape, c), "pred_uncond": Self.tensor(shape, u)]),
-                    "outputs": .object(["pred": Self.tensor(shape, pred)]), "tol": tol,
+                    "inputs": .object(["pred_cond": goldenTensor(shape, c), "pred_uncond": goldenTensor(shape, u)]),
+                    "outputs": .object(["pred": goldenTensor(shape, pred)]), "tol": tol,
                 ])
                 for p in [GuidanceConformance.Precision.float64, .float32] {
                     let r = try GuidanceConformance.run(case: cfgCase, precision: p)
@@ -121,12 +116,12 @@ import Testing
             }
             // APG, three calls
             let steps = 3, conds = (0..<steps).map { _ in sample() }, unconds = (0..<steps).map { _ in sample() }
-            let scale = int(0, 9) == 0 ? (original ? 0 : 1) : uniform(1.5, 12)
-            let eta = [0, 1, uniform(0, 1)][int(0, 2)]
-            let threshold = int(0, 3) == 0 ? 0 : amplitude * uniform(0.5, 8)
-            let momentum: Double? = int(0, 2) == 0 ? nil : uniform(-0.9, 0.9)
+            let scale = r.int(0, 9) == 0 ? (original ? 0 : 1) : r.uniform(1.5, 12)
+            let eta = [0, 1, r.uniform(0, 1)][r.int(0, 2)]
+            let threshold = r.int(0, 3) == 0 ? 0 : amplitude * r.uniform(0.5, 8)
+            let momentum: Double? = r.int(0, 2) == 0 ? nil : r.uniform(-0.9, 0.9)
             var dimsParam: JSON = .null, dims = Array(1..<shape.count)
-            switch int(0, 3) {
+            switch r.int(0, 3) {
             case 0: dimsParam = .array([.number(1)]); dims = [1]
             case 1: dimsParam = .array([.number(-1), .number(-2)]); dims = [shape.count - 1, shape.count - 2]
             default: break
@@ -136,8 +131,8 @@ import Testing
             if threshold > 0, ref.contains(where: { $0.diffAfterMomentum != $0.diffAfterRescale }) { thresholdsActive += 1 }
             let intermediates: [JSON] = ref.map { s in
                 s.update.isEmpty ? .object([:]) : .object([
-                    "diff_after_momentum": Self.tensor(shape, s.diffAfterMomentum), "diff_after_rescale": Self.tensor(shape, s.diffAfterRescale),
-                    "parallel": Self.tensor(shape, s.parallel), "orthogonal": Self.tensor(shape, s.orthogonal), "update": Self.tensor(shape, s.update),
+                    "diff_after_momentum": goldenTensor(shape, s.diffAfterMomentum), "diff_after_rescale": goldenTensor(shape, s.diffAfterRescale),
+                    "parallel": goldenTensor(shape, s.parallel), "orthogonal": goldenTensor(shape, s.orthogonal), "update": goldenTensor(shape, s.update),
                 ])
             }
             let apgCase: JSON = .object([
@@ -145,8 +140,8 @@ import Testing
                 "params": .object(["guidance_scale": .number(scale), "eta": .number(eta), "norm_threshold": .number(threshold),
                                    "momentum": momentum.map { .number($0) } ?? .null, "formulation": .string(original ? "original" : "diffusers"),
                                    "norm_dim": dimsParam, "guidance_rescale": .number(phi), "steps": .number(Double(steps))]),
-                "inputs": .object(["pred_cond": .array(conds.map { Self.tensor(shape, $0) }), "pred_uncond": .array(unconds.map { Self.tensor(shape, $0) })]),
-                "outputs": .object(["pred": .array(ref.map { Self.tensor(shape, $0.pred) }), "intermediates": .array(intermediates)]),
+                "inputs": .object(["pred_cond": .array(conds.map { goldenTensor(shape, $0) }), "pred_uncond": .array(unconds.map { goldenTensor(shape, $0) })]),
+                "outputs": .object(["pred": .array(ref.map { goldenTensor(shape, $0.pred) }), "intermediates": .array(intermediates)]),
                 "tol": tol,
             ])
             for p in [GuidanceConformance.Precision.float64, .float32] {

@@ -1,6 +1,7 @@
 import Foundation
 import GradusRuntime
 import Testing
+import _GradusTestSupport
 @testable import GradusOptim
 
 /// Plain float64 re-implementations of spec sections 1–5 and 8.3, written from the spec's text alone (one loop per
@@ -368,18 +369,6 @@ enum SpecReference {
     }
 }
 
-/// The random draws: the runtime's Philox stream with the ranges the suite needs.
-struct SpecRandom {
-    var stream: PhiloxStream
-    init(seed: UInt64) { stream = PhiloxStream(seed: seed) }
-    /// Uniform in [a, b).
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * stream.nextDouble() }
-    /// 10^uniform(log10 a, log10 b).
-    mutating func logUniform(_ a: Double, _ b: Double) -> Double { pow(10, uniform(log10(a), log10(b))) }
-    mutating func int(_ a: Int, _ b: Int) -> Int { a + stream.nextInt(below: b - a + 1) }
-    mutating func coin() -> Bool { stream.nextUInt32() & 1 == 1 }
-}
-
 @Suite struct SpecReferenceTests {
     static let trajectoryCases = Golden.cases.filter { $0["kind"]?.string == "optimizer_trajectory" }
 
@@ -406,9 +395,9 @@ struct SpecRandom {
     }
 
     /// Random hyperparameters in the ranges the papers use, keyed as the golden file keys them.
-    static func hyperparameters(_ technique: String, _ r: inout SpecRandom) -> [String: JSON] {
+    static func hyperparameters(_ technique: String, _ r: inout RandomDraws) -> [String: JSON] {
         func n(_ x: Double) -> JSON { .number(x) }
-        func betas(_ r: inout SpecRandom) -> JSON { .array([n(r.uniform(0.5, 0.95)), n(1 - r.logUniform(1e-4, 0.1))]) }
+        func betas(_ r: inout RandomDraws) -> JSON { .array([n(r.uniform(0.5, 0.95)), n(1 - r.logUniform(1e-4, 0.1))]) }
         switch technique {
         case "diffgrad":
             return ["lr": n(r.logUniform(1e-3, 5e-2)), "betas": betas(&r), "eps": n(r.logUniform(1e-10, 1e-6)),
@@ -467,7 +456,7 @@ struct SpecRandom {
 
     /// 12 random steps: weights and gradients of mixed scales, one ×50 spike, sometimes a zero gradient, and for
     /// AdamP/SGDP gradients made orthogonal to W row by row (the channel view fires) or as a whole (the layer view).
-    static func problem(_ technique: String, _ r: inout SpecRandom) -> (initial: [[Double]], grads: [[[Double]]]) {
+    static func problem(_ technique: String, _ r: inout RandomDraws) -> (initial: [[Double]], grads: [[[Double]]]) {
         let sizes = SpecReference.shapes.map { $0.reduce(1, *) }
         let scale = r.logUniform(0.05, 2)
         let initial = sizes.map { n in (0..<n).map { _ in r.uniform(-1, 1) * scale } }
@@ -519,7 +508,7 @@ struct SpecRandom {
     /// generate from random hyperparameters and inputs: 40 draws per technique.
     @Test(arguments: techniques)
     func libraryMatchesReferenceOnRandomCases(_ technique: String) throws {
-        var r = SpecRandom(seed: technique.utf8.reduce(UInt64(0x5EED)) { $0 &* 31 &+ UInt64($1) })
+        var r = RandomDraws(seed: technique.utf8.reduce(UInt64(0x5EED)) { $0 &* 31 &+ UInt64($1) })
         var clippedSteps = 0, projected = 0
         for draw in 0..<40 {
             let hp = Self.hyperparameters(technique, &r)

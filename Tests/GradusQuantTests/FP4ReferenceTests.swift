@@ -2,6 +2,7 @@ import Foundation
 import GradusQuant
 import GradusRuntime
 import Testing
+import _GradusTestSupport
 
 /// Spec §3 (E2M1 cast, absmax/6 group fake quantization, MXFP4, bitsandbytes NF4/FP4 blockwise 4-bit with packing)
 /// re-implemented in float64 from the spec's text, and used to generate random cases in the golden file's format
@@ -49,9 +50,6 @@ import Testing
         return (pick, near)
     }
 
-    static func tensor(_ shape: [Int], _ data: [Double]) -> JSON {
-        .object(["shape": .array(shape.map { .number(Double($0)) }), "data": .array(data.map { .number($0) })])
-    }
 
     static func expectPasses(_ c: JSON, _ label: String) throws {
         for precision in [QuantConformance.Precision.float64, .float32] {
@@ -61,17 +59,15 @@ import Testing
     }
 
     @Test func libraryMatchesReferenceOnRandomCases() throws {
-        var rng = PhiloxStream(seed: 0xF4)
-        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.nextDouble() }
-        func int(_ a: Int, _ b: Int) -> Int { a + rng.nextInt(below: b - a + 1) }
+        var r = RandomDraws(seed: 0xF4)
         /// Float32-representable values of random magnitude; a few exact zeros and negative zeros.
         func values(_ n: Int, zeros: Bool = true) -> [Double] {
-            let scale = pow(10, uniform(-3, 3))
+            let scale = pow(10, r.uniform(-3, 3))
             return (0..<n).map { _ in
-                switch zeros ? int(0, 30) : 2 {
+                switch zeros ? r.int(0, 30) : 2 {
                 case 0: return 0
                 case 1: return -0.0
-                default: return Double(Float(uniform(-1, 1) * scale * pow(10, uniform(-1, 0))))
+                default: return Double(Float(r.uniform(-1, 1) * scale * pow(10, r.uniform(-1, 0))))
                 }
             }
         }
@@ -81,21 +77,21 @@ import Testing
             do {
                 var x: [Double] = [], ref: [(code: Int, value: Double, nearTie: Bool)] = []
                 repeat {
-                    x = (0..<24).map { _ in Double(Float(uniform(-8, 8))) }
+                    x = (0..<24).map { _ in Double(Float(r.uniform(-8, 8))) }
                     ref = x.map(Self.e2m1)
                 } while ref.contains { $0.nearTie }
                 try Self.expectPasses(.object([
                     "id": .string("fp4/cast/\(draw)"), "op": .string("fp4_e2m1_cast"), "params": .object([:]),
-                    "inputs": .object(["x": Self.tensor([24], x)]),
-                    "outputs": .object(["code": Self.tensor([24], ref.map { Double($0.code) }),
-                                        "value": Self.tensor([24], ref.map(\.value))]),
+                    "inputs": .object(["x": goldenTensor([24], x)]),
+                    "outputs": .object(["code": goldenTensor([24], ref.map { Double($0.code) }),
+                                        "value": goldenTensor([24], ref.map(\.value))]),
                     "tol": .object(["code": .string("exact"), "rtol": .number(0), "atol": .number(0)]),
                 ]), "cast \(draw)")
             }
             // absmax/6 per group.
             do {
-                let rows = int(1, 4), cols = [8, 16, 32][int(0, 2)], n = rows * cols
-                let sizes = [2, 4, 8, 16].filter { n % $0 == 0 }, g = sizes[int(0, sizes.count - 1)]
+                let rows = r.int(1, 4), cols = [8, 16, 32][r.int(0, 2)], n = rows * cols
+                let sizes = [2, 4, 8, 16].filter { n % $0 == 0 }, g = sizes[r.int(0, sizes.count - 1)]
                 var x: [Double] = [], codes: [Double] = [], scales: [Double] = [], deq: [Double] = [], near = true
                 while near {
                     x = values(n); near = false; codes = []; scales = []; deq = []
@@ -113,15 +109,15 @@ import Testing
                 }
                 try Self.expectPasses(.object([
                     "id": .string("fp4/group/\(draw)"), "op": .string("fp4_e2m1_fake_quant"), "params": .object(["group_size": .number(Double(g))]),
-                    "inputs": .object(["x": Self.tensor([rows, cols], x)]),
-                    "outputs": .object(["code": Self.tensor([rows, cols], codes), "scale": Self.tensor([scales.count], scales),
-                                        "dequantized": Self.tensor([rows, cols], deq)]),
+                    "inputs": .object(["x": goldenTensor([rows, cols], x)]),
+                    "outputs": .object(["code": goldenTensor([rows, cols], codes), "scale": goldenTensor([scales.count], scales),
+                                        "dequantized": goldenTensor([rows, cols], deq)]),
                     "tol": .object(["code": .string("exact"), "rtol": .number(1e-6), "atol": .number(1e-7)]),
                 ]), "group \(draw) g \(g)")
             }
             // MXFP4, blocks of 32.
             do {
-                let blocks = int(1, 3), n = 32 * blocks
+                let blocks = r.int(1, 3), n = 32 * blocks
                 var x: [Double] = [], codes: [Double] = [], exps: [Double] = [], deq: [Double] = [], near = true
                 while near {
                     x = values(n); near = false; codes = []; exps = []; deq = []
@@ -139,16 +135,16 @@ import Testing
                 }
                 try Self.expectPasses(.object([
                     "id": .string("fp4/mx/\(draw)"), "op": .string("mxfp4_fake_quant"), "params": .object(["block_size": .number(32)]),
-                    "inputs": .object(["x": Self.tensor([blocks, 32], x)]),
-                    "outputs": .object(["scale_exponent": Self.tensor([blocks], exps), "code": Self.tensor([blocks, 32], codes),
-                                        "dequantized": Self.tensor([blocks, 32], deq)]),
+                    "inputs": .object(["x": goldenTensor([blocks, 32], x)]),
+                    "outputs": .object(["scale_exponent": goldenTensor([blocks], exps), "code": goldenTensor([blocks, 32], codes),
+                                        "dequantized": goldenTensor([blocks, 32], deq)]),
                     "tol": .object(["code": .string("exact"), "rtol": .number(1e-7), "atol": .number(0)]),
                 ]), "mxfp4 \(draw)")
             }
             // bitsandbytes NF4 / FP4, blockwise with packing (a partial last block when the count says so).
             do {
-                let nf = rng.nextUInt32() & 1 == 0, table = nf ? nf4 : fp4
-                let bs = [16, 32, 64, 128][int(0, 3)], n = 2 * int(8, 100)
+                let nf = r.coin(), table = nf ? nf4 : fp4
+                let bs = [16, 32, 64, 128][r.int(0, 3)], n = 2 * r.int(8, 100)
                 var x: [Double] = [], codes: [Int] = [], absmaxes: [Double] = [], deq: [Double] = [], near = true
                 while near {
                     x = values(n, zeros: !(table.contains { $0 == 0 && $0.sign == .minus })); near = false; codes = []; absmaxes = []; deq = []
@@ -167,9 +163,9 @@ import Testing
                 try Self.expectPasses(.object([
                     "id": .string("bnb4/\(draw)"), "op": .string("bnb_4bit_quant"),
                     "params": .object(["quant_type": .string(nf ? "nf4" : "fp4"), "blocksize": .number(Double(bs))]),
-                    "inputs": .object(["x": Self.tensor([n], x)]),
-                    "outputs": .object(["code": Self.tensor([n], codes.map(Double.init)), "absmax": Self.tensor([absmaxes.count], absmaxes),
-                                        "dequantized": Self.tensor([n], deq), "packed_bytes": Self.tensor([n / 2], packed)]),
+                    "inputs": .object(["x": goldenTensor([n], x)]),
+                    "outputs": .object(["code": goldenTensor([n], codes.map(Double.init)), "absmax": goldenTensor([absmaxes.count], absmaxes),
+                                        "dequantized": goldenTensor([n], deq), "packed_bytes": goldenTensor([n / 2], packed)]),
                     "tol": .object(["code": .string("exact"), "rtol": .number(1e-6), "atol": .number(1e-7)]),
                 ]), "bnb \(nf ? "nf4" : "fp4") bs \(bs) n \(n) draw \(draw)")
             }

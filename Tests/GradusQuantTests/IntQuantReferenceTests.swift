@@ -2,6 +2,7 @@ import Foundation
 import GradusQuant
 import GradusRuntime
 import Testing
+import _GradusTestSupport
 
 /// Spec §1 (integer fake quantization) re-implemented in float64 from the spec's text, and used to generate random
 /// `int_fake_quant` cases in the golden file's format: 2–8 bits, symmetric and asymmetric, per tensor, per group and
@@ -51,27 +52,22 @@ import Testing
         return r
     }
 
-    static func tensor(_ shape: [Int], _ data: [Double]) -> JSON {
-        .object(["shape": .array(shape.map { .number(Double($0)) }), "data": .array(data.map { .number($0) })])
-    }
 
     @Test func libraryMatchesReferenceOnRandomCases() throws {
-        var rng = PhiloxStream(seed: 0x1A7)
-        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.nextDouble() }
-        func int(_ a: Int, _ b: Int) -> Int { a + rng.nextInt(below: b - a + 1) }
+        var r = RandomDraws(seed: 0x1A7)
         var kinds: [String: Int] = [:]
         for draw in 0..<300 {
-            let rows = int(1, 6), cols = [4, 6, 8, 12, 16][int(0, 4)], n = rows * cols
-            let bits = int(2, 8), symmetric = rng.nextUInt32() & 1 == 0, stochastic = int(0, 3) == 0
+            let rows = r.int(1, 6), cols = [4, 6, 8, 12, 16][r.int(0, 4)], n = rows * cols
+            let bits = r.int(2, 8), symmetric = r.coin(), stochastic = r.int(0, 3) == 0
             // Granularity: tensor, group (dividing n), or channel along axis 0 or 1.
             var params: [String: JSON] = ["bits": .number(Double(bits)), "symmetric": .bool(symmetric),
                                           "rounding": .string(stochastic ? "stochastic" : "half_to_even"), "group_size": .null]
             let groups: [[Int]]
-            switch int(0, 3) {
+            switch r.int(0, 3) {
             case 0: groups = [Array(0..<n)]
             case 1:
                 let divisors = (1...n).filter { n % $0 == 0 && $0 >= 2 }
-                let g = divisors[int(0, divisors.count - 1)]
+                let g = divisors[r.int(0, divisors.count - 1)]
                 params["group_size"] = .number(Double(g))
                 groups = stride(from: 0, to: n, by: g).map { Array($0..<($0 + g)) }
             case 2:
@@ -84,22 +80,22 @@ import Testing
             // Values: float32-representable, of a random scale and offset; sometimes a constant group.
             var x: [Double] = [], noise: [Double]? = nil, ref: Reference
             repeat {
-                let scale = pow(10, uniform(-3, 2)), offset = int(0, 2) == 0 ? scale * uniform(0.2, 2) : 0
-                x = (0..<n).map { _ in Double(Float(uniform(-1, 1) * scale + offset)) }
-                if int(0, 5) == 0, let g = groups.first { for i in g { x[i] = x[g[0]] } }
-                noise = stochastic ? (0..<n).map { _ in Double(Float(rng.nextDouble())) } : nil
+                let scale = pow(10, r.uniform(-3, 2)), offset = r.int(0, 2) == 0 ? scale * r.uniform(0.2, 2) : 0
+                x = (0..<n).map { _ in Double(Float(r.uniform(-1, 1) * scale + offset)) }
+                if r.int(0, 5) == 0, let g = groups.first { for i in g { x[i] = x[g[0]] } }
+                noise = stochastic ? (0..<n).map { _ in Double(Float(r.uniform(0, 1))) } : nil
                 ref = Self.reference(x, groups: groups, bits: bits, symmetric: symmetric, noise: noise)
             } while ref.nearTie
             let key = "\(symmetric ? "sym" : "asym")/\(params["group_size"]!.isNull ? (params["channel_axis"] == nil ? "tensor" : "channel") : "group")/\(stochastic ? "stochastic" : "rne")"
             kinds[key, default: 0] += 1
-            var inputs: [String: JSON] = ["x": Self.tensor([rows, cols], x)]
-            if let noise { inputs["uniform_noise"] = Self.tensor([rows, cols], noise) }
+            var inputs: [String: JSON] = ["x": goldenTensor([rows, cols], x)]
+            if let noise { inputs["uniform_noise"] = goldenTensor([rows, cols], noise) }
             let c: JSON = .object([
                 "id": .string("int/random/\(draw)"), "op": .string("int_fake_quant"), "params": .object(params),
                 "inputs": .object(inputs),
-                "outputs": .object(["q": Self.tensor([rows, cols], ref.q.map(Double.init)), "scale": Self.tensor([ref.scale.count], ref.scale),
-                                    "zero_point": Self.tensor([ref.zero.count], ref.zero.map(Double.init)),
-                                    "dequantized": Self.tensor([rows, cols], ref.dequantized)]),
+                "outputs": .object(["q": goldenTensor([rows, cols], ref.q.map(Double.init)), "scale": goldenTensor([ref.scale.count], ref.scale),
+                                    "zero_point": goldenTensor([ref.zero.count], ref.zero.map(Double.init)),
+                                    "dequantized": goldenTensor([rows, cols], ref.dequantized)]),
                 "tol": .object(["q": .string("exact"), "rtol": .number(1e-6), "atol": .number(1e-7)]),
             ])
             for precision in [QuantConformance.Precision.float64, .float32] {
