@@ -51,6 +51,8 @@ import Testing
         #expect(throws: GradusError.self) { try Schedule.linear(peak: .nan, total: 3).validated() }
         #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [1], power: 2) }
         #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [1, -1, 2], power: 2) }
+        // τ·n beyond an Int-sized filter width: an error, not a trap (it used to convert floor(τ·n) to Int unchecked).
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [1, 2, 3], power: 2, tau: 1e300) }
     }
 
     @Test func refinementShowsWarmupAndEndsAtZero() throws {

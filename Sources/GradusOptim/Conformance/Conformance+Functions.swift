@@ -24,8 +24,7 @@ extension OptimizerConformance {
         let power = try h.double("power", 2), tau = try h.double("tau", 0.1)
         // The file states the filter the generator derived from τ and n (spec §6.1); a different one is not this
         // algorithm, so it is reported unsupported rather than compared.
-        if tau.isFinite, tau >= 0, Double(norms.count) * tau < 1e15 {
-            let width = 2 * (Int((tau * Double(norms.count)).rounded(.down)) / 2) + 1
+        if let width = Schedule.refinementFilterWidth(count: norms.count, tau: tau) {
             if let w = try h.optionalInt("median_width"), w != width {
                 throw Unsupported(reason: "median_width \(w) (spec §6.1 derives 2⌊⌊τn⌋/2⌋ + 1 = \(width) from τ = \(tau), n = \(norms.count))")
             }
@@ -33,8 +32,7 @@ extension OptimizerConformance {
                 throw Unsupported(reason: "reflect_pad_right \(pad) (spec §6.1 pads by 2w = \(2 * width))")
             }
         }
-        h.markRead("normalize")
-        if let n = h.json["normalize"], !n.isNull, n.string != "divide by max" {
+        if let n = h.value("normalize"), n.string != "divide by max" {
             throw Unsupported(reason: "normalize '\(n.string ?? "?")' (spec §6.1 divides by the maximum)")
         }
         let r = try Schedule.refined(gradientNorms: norms, power: power, tau: tau)

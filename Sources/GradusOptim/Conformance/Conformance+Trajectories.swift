@@ -15,7 +15,7 @@ extension OptimizerConformance {
             self.reads = reads
         }
 
-        /// Records keys read outside the typed accessors (or checked and found consistent).
+        /// Records keys used without an accessor (`eps_values`, whose values are the keys of `runs`).
         func markRead(_ keys: String...) { reads.keys.formUnion(keys) }
 
         /// Keys of the case's `hyperparameters` object that no accessor read, sorted.
@@ -44,6 +44,16 @@ extension OptimizerConformance {
             guard let v = json[key], !v.isNull else { return fallback }
             if let b = v.bool { return b }
             return try v.number(key) != 0
+        }
+        /// The value of `key` when given and not null.
+        func value(_ key: String) -> JSON? {
+            reads.keys.insert(key)
+            guard let v = json[key], !v.isNull else { return nil }
+            return v
+        }
+        func doubles(_ key: String) throws(GradusError) -> [Double] {
+            reads.keys.insert(key)
+            return try json.field(key).doubles(key)
         }
         func betas(_ fallback: (Double, Double)) throws(GradusError) -> (Double, Double) {
             reads.keys.insert("betas")
@@ -94,8 +104,7 @@ extension OptimizerConformance {
             return .adaGradNormRowwise(learningRate: .constant(try h.double("lr", 1)), learningRateDecay: try h.double("lr_decay", 0),
                                        initialAccumulator: try h.double("initial_accumulator_value", 1e-2))
         case "perpgrad", "perpadamw":
-            h.markRead("base")
-            let base = h.json["base"]?.string ?? (technique == "perpadamw" ? "AdamW" : "SGD")
+            let base = h.value("base")?.string ?? (technique == "perpadamw" ? "AdamW" : "SGD")
             switch base {
             case "SGD":
                 return .orthoGrad(.sgd(learningRate: .constant(try h.double("lr", 1e-3)), momentum: try h.double("momentum", 0),
@@ -202,8 +211,7 @@ extension OptimizerConformance {
                                                _ cmp: inout Comparison) throws {
         let chain = try makeChain(technique: technique, h, S.self)
         let p = try problem(c, after: try c.field("params_after_step"))
-        if technique == "independent_weight_decay" { h.markRead("lr_per_step") }
-        let lrs = technique == "independent_weight_decay" ? try h.json.field("lr_per_step").doubles("lr_per_step") : nil
+        let lrs = technique == "independent_weight_decay" ? try h.doubles("lr_per_step") : nil
         let info = c["per_step_info"]?.array
         let views = c["projection_view_per_step_W"]?.array
         var local = cmp

@@ -73,12 +73,13 @@ public enum OptimizerConformance {
         } catch {
             throw .internal("\(error)")
         }
+        let unread = h.unread
         var status: Status = cmp.failures.isEmpty ? .passed : .failed(cmp.failures.prefix(3).joined(separator: "; "))
-        if case .failed(let why) = status, !h.unread.isEmpty {
-            status = .failed(why + " (hyperparameters this runner does not read: \(h.unread.joined(separator: ", ")))")
+        if case .failed(let why) = status, !unread.isEmpty {
+            status = .failed(why + " (hyperparameters this runner does not read: \(unread.joined(separator: ", ")))")
         }
         return CaseResult(name: name, technique: technique, status: status, maxAbsoluteError: cmp.maxAbs,
-                          maxRelativeError: cmp.maxRel, checkedValues: cmp.count, unreadHyperparameters: h.unread)
+                          maxRelativeError: cmp.maxRel, checkedValues: cmp.count, unreadHyperparameters: unread)
     }
 
     struct Unsupported: Error { var reason: String }

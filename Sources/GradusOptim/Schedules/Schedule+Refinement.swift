@@ -19,7 +19,9 @@ extension Schedule {
         guard n >= 2 else { throw .invalidArgument("schedule refinement needs at least 2 gradient norms, got \(n)") }
         guard g.allSatisfy({ $0.isFinite && $0 > 0 }) else { throw .invalidArgument("gradient norms must be finite and positive") }
         guard power.isFinite, power > 0, tau.isFinite, tau >= 0 else { throw .invalidArgument("power must be positive and tau non-negative") }
-        let w = 2 * (Int(ScalarMath.floor(tau * Double(n))) / 2) + 1
+        guard let w = refinementFilterWidth(count: n, tau: tau) else {
+            throw .invalidArgument("tau·n must be below 1e15 (got tau \(tau), n \(n))")
+        }
         let smoothed = medianFilter(g, width: w)
         let weights = smoothed.map { ScalarMath.pow($0, -power) }
         var raw = Array(repeating: 0.0, count: n)
@@ -30,6 +32,13 @@ extension Schedule {
         }
         let mx = raw.max() ?? 1
         return Refinement(smoothedNorms: smoothed, rawSchedule: raw, schedule: raw.map { mx > 0 ? $0 / mx : 0 })
+    }
+
+    /// The median filter's width `2⌊⌊τn⌋/2⌋ + 1` (spec §6.1); nil unless τ is finite, non-negative and τ·n < 1e15
+    /// (beyond that the width does not fit an `Int`).
+    static func refinementFilterWidth(count n: Int, tau: Double) -> Int? {
+        guard tau.isFinite, tau >= 0, tau * Double(n) < 1e15 else { return nil }
+        return 2 * (Int(ScalarMath.floor(tau * Double(n))) / 2) + 1
     }
 
     /// `scipy.ndimage.median_filter(np.pad(x, (0, 2w), "reflect"), size=w, mode="nearest")[:n]`.
