@@ -13,11 +13,14 @@ struct ReproCommand: ParsableCommand {
     @Option(help: "Work scale (1 = the documented run; smaller is quicker and noisier).") var scale = 1.0
     @Option(help: "Directory for plots and images.") var output = "."
     @Option(help: "Fashion-MNIST directory.") var dataDir = "/usr/share/datasets/fashion-mnist"
+    @Option(name: .customLong("arm"), help: "Run only this comparison arm (repeatable; `--list` shows each reproduction's arms).") var arms: [String] = []
     @Flag(help: "Print one JSON object with the results.") var json = false
 
     func run() throws {
         if list || name == nil {
-            for r in Reproductions.all { print("\(r.name)\t\(r.summary)") }
+            for r in Reproductions.all {
+                print("\(r.name)\t\(r.summary)" + (r.arms.isEmpty ? "" : " [arms: \(r.arms.joined(separator: ", "))]"))
+            }
             return
         }
         guard let r = Reproductions.named(name!) else {
@@ -28,7 +31,8 @@ struct ReproCommand: ParsableCommand {
         o.scale = scale
         o.outputDirectory = output
         o.fashionMNISTDirectory = dataDir
-        try cli { () throws(GradusError) in try o.validate() }
+        o.arms = arms.isEmpty ? nil : arms
+        try cli { () throws(GradusError) in try o.validate(for: r) }
         let report = try cli { () throws(GradusError) in try r.run(o) { eprint($0 + "\n") } }
         if json { print(report.json.serialized); return }
         for t in report.tables {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Gradus
+@testable import Gradus
 
 /// Quick runs of the issue-4 reproductions at a tiny scale: the plumbing (tables, claims, JSON) and finiteness,
 /// not the papers' results (those need `scale: 1`, see `gradus repro <name>`).
@@ -93,6 +93,26 @@ import Gradus
             #expect(Self.numbers(run["train_loss"]).allSatisfy { $0.isFinite })
             #expect(Self.numbers(run["zero_loss_fraction"]).allSatisfy { $0 >= 0 && $0 <= 1 })
         }
+    }
+
+    /// `arms` runs only the selected runs, reports only the claims over them, and refuses names it lacks.
+    @Test func grokkingSelectedArm() throws {
+        var o = Self.options(0.0001)
+        o.arms = ["stablemax"]
+        let r = try OptimGrokking.run(o) { _ in }
+        Self.checkStructure(r, name: "grokking")
+        let runs = try #require(r.metrics["runs"]?.object)
+        #expect(runs.keys.sorted() == ["StableMax + AdamW"])
+        #expect(r.claims.count == 2)
+        #expect(r.claims.allSatisfy { $0.claim.hasPrefix("StableMax") })
+        for bad in [["nope"], [], ["stablemax", "softmax"]] {
+            o.arms = bad
+            #expect(throws: GradusError.self) { try OptimGrokking.run(o) { _ in } }
+        }
+        o.arms = ["stablemax"]
+        #expect(throws: GradusError.self) { try o.validate(for: OptimGhostBN.self) }
+        #expect(OptimGrokking.checkpoints(total: 80_000).contains(56_000))
+        #expect(OptimGrokking.checkpoints(total: 1_500) == Set([10, 18, 32, 56, 100, 178, 316, 562, 1000, 1500]))
     }
 
     @Test(.enabled(if: ReproOptimizersTests.hasFashionMNIST)) func ghostBN() throws {

@@ -34,6 +34,8 @@ expect 1 "int9" $T --quant int9
 expect 1 "scale must be in (0, 100]" repro grokking --scale nan
 expect 1 "scale must be in (0, 100]" repro grokking --scale 0
 expect 1 "unknown reproduction" repro nope
+expect 1 "unknown arm 'nope' of 'grokking'" repro grokking --arm nope
+expect 1 "has no arms to select" repro ghost-bn --arm stablemax
 expect 1 "--repeats must be at least 1" bench --repeats 0
 expect 1 "unknown section 'nope'" bench --only nope
 expect 1 "cannot open" conformance "$WORK/missing.json"

@@ -13,6 +13,10 @@ public struct ReproOptions: Sendable {
     public var fashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
     /// Text corpus for the language-model reproductions (Debian's fortunes when nil).
     public var textPath: String? = nil
+    /// The comparison arms to run, by the names the reproduction's `arms` lists; nil runs them all. A
+    /// reproduction run with fewer arms reports only the claims whose arms all ran. This is how one arm gets
+    /// the paper's full budget without paying it for the others (e.g. `--arm stablemax --scale 53.34`).
+    public var arms: [String]? = nil
 
     public init() {}
 
@@ -21,6 +25,21 @@ public struct ReproOptions: Sendable {
     public func validate() throws(GradusError) {
         guard scale.isFinite, scale > 0, scale <= 100 else { throw .invalidArgument("scale must be in (0, 100] (got \(scale))") }
     }
+
+    /// `validate()`, and every name in `arms` is one of `reproduction.arms` (which must then not be empty).
+    public func validate(for reproduction: any Reproduction.Type) throws(GradusError) {
+        try validate()
+        guard let arms else { return }
+        let available = reproduction.arms
+        guard !available.isEmpty else { throw .invalidArgument("reproduction '\(reproduction.name)' has no arms to select") }
+        guard !arms.isEmpty else { throw .invalidArgument("no arm selected; '\(reproduction.name)' has \(available.joined(separator: ", "))") }
+        for a in arms where !available.contains(a) {
+            throw .invalidArgument("unknown arm '\(a)' of '\(reproduction.name)'; it has \(available.joined(separator: ", "))")
+        }
+    }
+
+    /// Whether arm `name` runs: it is selected, or no selection was made.
+    public func runs(arm name: String) -> Bool { arms?.contains(name) ?? true }
 
     /// `n` scaled, at least `minimum`.
     public func scaled(_ n: Int, minimum: Int = 1) -> Int { Swift.max(minimum, Int((Double(n) * scale).rounded())) }
@@ -64,6 +83,12 @@ public protocol Reproduction {
     static var summary: String { get }
     /// Runs it; `log` receives progress lines.
     static func run(_ options: ReproOptions, log: (String) -> Void) throws(GradusError) -> ReproReport
+    /// Names of the arms `ReproOptions.arms` can select; empty (the default) when it runs as one piece.
+    static var arms: [String] { get }
+}
+
+extension Reproduction {
+    public static var arms: [String] { [] }
 }
 
 /// Every reproduction, by name. Add a new one here (one line) after adding its file.
