@@ -11,11 +11,15 @@ public enum Kernels {
     }
 
     /// `out = x + a·(y − z)`; `out` may alias any input (CFG: `u + s·(c − u)`).
+    ///
+    /// Computed in Double and rounded to `T` once. For float32, `y − z` is then exact and the result is within
+    /// half an ulp of the float64 value even where `x` and `a·(y − z)` cancel (large scales, large inputs), where
+    /// float32 arithmetic would lose digits to the terms' magnitude.
     @inlinable
     public static func addScaledDifference<T: BinaryFloatingPoint>(
-        _ x: UnsafePointer<T>, _ a: T, _ y: UnsafePointer<T>, _ z: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int
+        _ x: UnsafePointer<T>, _ a: Double, _ y: UnsafePointer<T>, _ z: UnsafePointer<T>, into out: UnsafeMutablePointer<T>, count: Int
     ) {
-        for i in 0..<count { out[i] = x[i] + a * (y[i] - z[i]) }
+        for i in 0..<count { out[i] = T(Double(x[i]) + a * (Double(y[i]) - Double(z[i]))) }
     }
 
     /// `out = a·x + b·y + c·z`; `out` may alias any input.

@@ -38,20 +38,62 @@ import GradusDiffusion
         if config.momentum != nil { #expect(fused.state.momentum == plain.state.momentum) }
     }
 
-    @Test func outputMayAliasInputs() throws {
-        let shape = [4, 6], n = 24
-        let rule = AdaptiveProjectedGuidance<Double>(.paper(w: 6, normThreshold: 2))
-        let c = data(7, n), u = data(8, n)
+    /// Writing over `cond` or `uncond` gives the same prediction as a separate output, also with CFG-rescale
+    /// (which needs std(c) after the prediction is formed) and on the step-by-step path: three calls each.
+    func aliasing<R: GuidanceRule>(_ rule: R, shape: [Int]) throws where R.Scalar == Double {
+        let n = shape.reduce(1, *)
         var s0 = try rule.makeState(shape: shape), s1 = try rule.makeState(shape: shape), s2 = try rule.makeState(shape: shape)
-        let want = try rule.update(cond: c, uncond: u, state: &s0)
-        var cc = c, uu = u
-        cc.withUnsafeMutableBufferPointer { p in u.withUnsafeBufferPointer { q in
-            rule.update(cond: UnsafePointer(p.baseAddress!), uncond: q.baseAddress!, into: p.baseAddress!, state: &s1)
-        } }
-        uu.withUnsafeMutableBufferPointer { p in c.withUnsafeBufferPointer { q in
-            rule.update(cond: q.baseAddress!, uncond: UnsafePointer(p.baseAddress!), into: p.baseAddress!, state: &s2)
-        } }
-        #expect(cc == want)
-        #expect(uu == want)
+        for step in 0..<3 {
+            let c = data(UInt64(20 + 2 * step), n), u = data(UInt64(21 + 2 * step), n)
+            let want = try rule.update(cond: c, uncond: u, state: &s0)
+            var cc = c, uu = u
+            cc.withUnsafeMutableBufferPointer { p in u.withUnsafeBufferPointer { q in
+                rule.update(cond: UnsafePointer(p.baseAddress!), uncond: q.baseAddress!, into: p.baseAddress!, state: &s1)
+            } }
+            uu.withUnsafeMutableBufferPointer { p in c.withUnsafeBufferPointer { q in
+                rule.update(cond: q.baseAddress!, uncond: UnsafePointer(p.baseAddress!), into: p.baseAddress!, state: &s2)
+            } }
+            #expect(cc == want, "\(R.self) step \(step): out aliasing cond")
+            #expect(uu == want, "\(R.self) step \(step): out aliasing uncond")
+        }
+    }
+
+    @Test func outputMayAliasInputs() throws {
+        try aliasing(AdaptiveProjectedGuidance<Double>(.paper(w: 6, normThreshold: 2)), shape: [4, 6])
+        let config = APGConfig(scale: 5, eta: 0.3, normThreshold: 1, momentum: 0.5, guidanceRescale: 0.7)
+        try aliasing(AdaptiveProjectedGuidance<Double>(config), shape: [3, 8])
+        try aliasing(AdaptiveProjectedGuidance<Double>(config, recordsIntermediates: true), shape: [3, 8])
+        var byChannel = config
+        byChannel.normDims = [1]
+        try aliasing(AdaptiveProjectedGuidance<Double>(byChannel), shape: [2, 3, 4])
+        try aliasing(ClassifierFreeGuidance<Double>(scale: 6, rescale: 0.7), shape: [3, 8])
+        try aliasing(ClassifierFreeGuidance<Double>(scale: 6, formulation: .original, rescale: 0.5), shape: [3, 8])
+    }
+
+    /// Float32 guidance rounds once: where the guided prediction cancels large terms (inputs near 20, scale 12),
+    /// the float32 result is the float64 result of the same float32 inputs, rounded.
+    @Test func float32RoundsOnceUnderCancellation() throws {
+        let shape = [2, 16], n = 32
+        var rng = PhiloxStream(seed: 77)
+        let c = (0..<n).map { _ in Double(Float(rng.nextNormal() * 20)) }
+        // u chosen so that u + s·(c − u) nearly cancels: u = −s·(c − u) ⇒ u = s·c/(s − 1), perturbed
+        let s = 12.0
+        let u = c.map { Double(Float(s * $0 / (s - 1) + rng.nextNormal() * 1e-3)) }
+        let cfg64 = try Guidance.cfg(cond: c, uncond: u, shape: shape, scale: s)
+        let cfg32 = try Guidance.cfg(cond: c.map(Float.init), uncond: u.map(Float.init), shape: shape, scale: s)
+        for i in 0..<n { #expect(cfg32[i] == Float(cfg64[i]), "cfg \(i): \(cfg32[i]) vs \(cfg64[i])") }
+        for record in [false, true] {
+            let config = APGConfig(scale: s, eta: 0.5, normThreshold: 0, momentum: -0.5)
+            let g64 = try APGGuider<Double>(config, shape: shape, recordsIntermediates: record)
+            let g32 = try APGGuider<Float>(config, shape: shape, recordsIntermediates: record)
+            for step in 0..<3 {
+                let a = try g64(cond: c, uncond: u), b = try g32(cond: c.map(Float.init), uncond: u.map(Float.init))
+                // the two Double computations differ in rounding order only (fused vs step-by-step): a few 1e-16
+                for i in 0..<n {
+                    #expect(abs(Double(b[i]) - a[i]) <= Double(Float(a[i]).ulp) * 0.5 + 1e-12 * max(1, abs(a[i])),
+                            "apg record \(record) step \(step) i \(i): \(b[i]) vs \(a[i])")
+                }
+            }
+        }
     }
 }

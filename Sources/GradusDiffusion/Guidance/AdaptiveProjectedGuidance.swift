@@ -54,6 +54,9 @@ public struct APGIntermediates<Scalar: BinaryFloatingPoint & Sendable>: Sendable
 /// 1. `d = c − u`; 2. momentum: `m ← d + β·m`, `d ← m`; 3. threshold: `d ← d·min(1, r/‖d‖)`;
 /// 4. projection onto the current `c`: `d_∥ = ⟨d, ĉ⟩ĉ` (`ĉ = c/max(‖c‖, 1e-12)`, in Double), `d_⊥ = d − d_∥`;
 /// 5. `Δ = d_⊥ + η·d_∥`; 6. `pred = u + s·Δ` (`.diffusers`) or `c + s·Δ` (`.original`); 7. optional CFG-rescale.
+/// Steps 1–6 run in Double for either scalar type, with the momentum kept in Double between calls, and the
+/// prediction (and each recorded intermediate) is rounded to `Scalar` once: a float32 generation then differs from
+/// a float64 one by rounding only, also where step 6 cancels large terms (see `APGKernel`).
 /// Norms and the projection run over `normDims`, per remaining index; the axes may be non-adjacent (e.g. `[1, 3]`),
 /// which costs a gather and a scatter per step. At `s = 1` (`.diffusers`) or `s = 0`
 /// (`.original`) the guider is disabled: it returns `c` and skips the momentum update, as diffusers does.
@@ -73,24 +76,30 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
     public struct State: GuidanceState, Sendable {
         public let shape: [Int]
         public let count: Int
-        /// The running momentum `m` (zeros before the first enabled call).
-        public internal(set) var momentum: [Scalar]
+        /// The running momentum `m` (zeros before the first enabled call), rounded to `Scalar`.
+        public var momentum: [Scalar] { wideMomentum.map { Scalar($0) } }
+        /// `m` as kept between calls, in Double.
+        @usableFromInline var wideMomentum: [Double]
         /// Number of enabled calls since the last reset.
         public internal(set) var steps: Int
         /// The last call's intermediates when recording.
         public internal(set) var intermediates: APGIntermediates<Scalar>?
         @usableFromInline let groups: ProjectionLayout
         @usableFromInline let samples: ProjectionLayout
-        @usableFromInline var diff: [Scalar]
+        @usableFromInline var diff: [Double]
+        /// `c` in Double (the step-by-step path only; empty otherwise).
+        @usableFromInline var wideCond: [Double]
         @usableFromInline var scratch: [Double]
+        /// Per-sample std of `c` for CFG-rescale, measured before `out` (which may alias `c`) is written.
+        @usableFromInline var condStd: [Double]
         /// Non-adjacent `normDims`: the gather table and the permuted copies of `c` and `d` (empty otherwise).
         @usableFromInline let axes: NormAxes
-        @usableFromInline var permutedCond: [Scalar]
-        @usableFromInline var permutedDiff: [Scalar]
+        @usableFromInline var permutedCond: [Double]
+        @usableFromInline var permutedDiff: [Double]
 
         /// Zeroes the momentum (start of a new generation).
         public mutating func reset() {
-            for i in momentum.indices { momentum[i] = 0 }
+            for i in wideMomentum.indices { wideMomentum[i] = 0 }
             steps = 0
             intermediates = nil
         }
@@ -119,12 +128,14 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
         let groups = axes.layout
         let samples = try ProjectionLayout(shape: shape, dims: nil)
         let permuted = axes.isPermuted ? n : 0
-        return State(shape: shape, count: n, momentum: [Scalar](repeating: 0, count: c.momentum == nil ? 0 : n),
+        let stepByStep = recordsIntermediates || axes.isPermuted || groups.inner != 1
+        return State(shape: shape, count: n, wideMomentum: [Double](repeating: 0, count: c.momentum == nil ? 0 : n),
                      steps: 0, intermediates: nil, groups: groups, samples: samples,
-                     diff: [Scalar](repeating: 0, count: n),
-                     scratch: [Double](repeating: 0, count: 2 * max(groups.groupCount, samples.groupCount)),
-                     axes: axes, permutedCond: [Scalar](repeating: 0, count: permuted),
-                     permutedDiff: [Scalar](repeating: 0, count: permuted))
+                     diff: [Double](repeating: 0, count: n), wideCond: [Double](repeating: 0, count: stepByStep ? n : 0),
+                     scratch: [Double](repeating: 0, count: 2 * groups.groupCount),
+                     condStd: [Double](repeating: 0, count: samples.groupCount),
+                     axes: axes, permutedCond: [Double](repeating: 0, count: permuted),
+                     permutedDiff: [Double](repeating: 0, count: permuted))
     }
 
     @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
@@ -136,53 +147,68 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
             return
         }
         let c = config, groups = state.groups, samples = state.samples
-        let record = recordsIntermediates
-        if !record && !state.axes.isPermuted && groups.inner == 1 {
-            // fused: two passes over memory (APGKernel); same result as the step-by-step path below
+        let rescale = c.guidanceRescale
+        // std(c) before `out` (which may alias `cond`) is written
+        if rescale > 0 {
+            state.condStd.withUnsafeMutableBufferPointer { CFGRescale.measure(cond: cond, layout: samples, into: $0.baseAddress!) }
+        }
+        if recordsIntermediates || state.axes.isPermuted || groups.inner != 1 {
+            stepByStep(cond: cond, uncond: uncond, into: out, state: &state)
+        } else {
+            // fused: two passes over memory (APGKernel); same result as the step-by-step path
             let momentum = c.momentum
             state.diff.withUnsafeMutableBufferPointer { dBuf in
-                state.momentum.withUnsafeMutableBufferPointer { mBuf in
+                state.wideMomentum.withUnsafeMutableBufferPointer { mBuf in
                     APGKernel.fusedUpdate(cond: cond, uncond: uncond, momentum: momentum == nil ? nil : mBuf.baseAddress,
-                                          beta: Scalar(momentum ?? 0), diff: dBuf.baseAddress!, out: out,
+                                          beta: momentum ?? 0, diff: dBuf.baseAddress!, out: out,
                                           baseIsCond: c.formulation == .original, groups: groups.outer, extent: groups.extent,
-                                          threshold: c.normThreshold, eta: c.eta, scale: Scalar(c.scale))
+                                          threshold: c.normThreshold, eta: c.eta, scale: c.scale)
                 }
             }
-            if c.guidanceRescale > 0 {
-                state.scratch.withUnsafeMutableBufferPointer { sBuf in
-                    CFGRescale.apply(out, cond: cond, layout: samples, phi: c.guidanceRescale, scratch: sBuf.baseAddress!)
-                }
-            }
-            state.steps += 1
-            return
         }
+        if rescale > 0 {
+            state.condStd.withUnsafeMutableBufferPointer { CFGRescale.apply(out, layout: samples, phi: rescale, condStd: $0.baseAddress!) }
+        }
+        state.steps += 1
+    }
+
+    /// Steps 1–6 one at a time over Double buffers, recording the intermediates when asked; used when the norm
+    /// groups are not contiguous (`inner > 1` or non-adjacent `normDims`) or when recording.
+    @usableFromInline
+    func stepByStep(cond: UnsafePointer<Scalar>, uncond: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>,
+                    state: inout State) {
+        let n = state.count, c = config, groups = state.groups
+        let record = recordsIntermediates
+        func narrow(_ x: UnsafeMutableBufferPointer<Double>) -> [Scalar] { x.map { Scalar($0) } }
+        if state.wideCond.count != n { state.wideCond = [Double](repeating: 0, count: n) }  // recording switched on later
         var rec: APGIntermediates<Scalar>? = nil
         state.diff.withUnsafeMutableBufferPointer { dBuf in
+            state.wideCond.withUnsafeMutableBufferPointer { cBuf in
             state.scratch.withUnsafeMutableBufferPointer { sBuf in
-                let d = dBuf.baseAddress!, scratch = sBuf.baseAddress!
-                // 1. d = c − u
-                Kernels.axpby(1, cond, -1, uncond, into: d, count: n)
+                let d = dBuf.baseAddress!, c64 = cBuf.baseAddress!, scratch = sBuf.baseAddress!
+                // 1. d = c − u (exact in Double for float32 inputs)
+                for i in 0..<n { let ci = Double(cond[i]); c64[i] = ci; d[i] = ci - Double(uncond[i]) }
                 // 2. m ← d + β·m; d ← m
                 if let beta = c.momentum {
-                    state.momentum.withUnsafeMutableBufferPointer { mBuf in
+                    state.wideMomentum.withUnsafeMutableBufferPointer { mBuf in
                         let m = mBuf.baseAddress!
-                        Kernels.axpby(1, UnsafePointer(d), Scalar(beta), UnsafePointer(m), into: m, count: n)
+                        Kernels.axpby(1, UnsafePointer(d), beta, UnsafePointer(m), into: m, count: n)
                         d.update(from: m, count: n)
                     }
                 }
-                if record { rec = APGIntermediates(diffAfterMomentum: Array(dBuf), diffAfterRescale: [], parallel: [],
+                if record { rec = APGIntermediates(diffAfterMomentum: narrow(dBuf), diffAfterRescale: [], parallel: [],
                                                    orthogonal: [], update: []) }
                 // Non-adjacent norm axes: steps 3–5 run on permuted copies where every group is contiguous.
                 let axes = state.axes
                 state.permutedDiff.withUnsafeMutableBufferPointer { pdBuf in
                     state.permutedCond.withUnsafeMutableBufferPointer { pcBuf in
-                        let work: UnsafeMutablePointer<Scalar>, dir: UnsafePointer<Scalar>
+                        let work: UnsafeMutablePointer<Double>, dir: UnsafePointer<Double>
                         if axes.isPermuted {
                             axes.gather(UnsafePointer(d), into: pdBuf.baseAddress!)
-                            axes.gather(cond, into: pcBuf.baseAddress!)
+                            axes.gather(UnsafePointer(c64), into: pcBuf.baseAddress!)
                             work = pdBuf.baseAddress!; dir = UnsafePointer(pcBuf.baseAddress!)
                         } else {
-                            work = d; dir = cond
+                            work = d; dir = UnsafePointer(c64)
                         }
                         // 3. d ← d·min(1, r/‖d‖)
                         if c.normThreshold > 0 {
@@ -191,8 +217,8 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
                         // 4–5. Δ = d⊥ + η·d∥ (in place in d)
                         if record {
                             if axes.isPermuted { axes.scatter(UnsafePointer(work), into: d) }
-                            rec!.diffAfterRescale = Array(dBuf)
-                            var par = [Scalar](repeating: 0, count: n), orth = [Scalar](repeating: 0, count: n)
+                            rec!.diffAfterRescale = narrow(dBuf)
+                            var par = [Double](repeating: 0, count: n), orth = [Double](repeating: 0, count: n)
                             par.withUnsafeMutableBufferPointer { pp in
                                 orth.withUnsafeMutableBufferPointer { po in
                                     Projection.decompose(UnsafePointer(work), onto: dir, layout: groups, floor: .clamp(1e-12),
@@ -202,11 +228,12 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
                                         work.update(from: pp.baseAddress!, count: n); axes.scatter(UnsafePointer(work), into: pp.baseAddress!)
                                         work.update(from: po.baseAddress!, count: n); axes.scatter(UnsafePointer(work), into: po.baseAddress!)
                                     }
-                                    Kernels.axpby(1, UnsafePointer(po.baseAddress!), Scalar(c.eta), UnsafePointer(pp.baseAddress!),
+                                    Kernels.axpby(1, UnsafePointer(po.baseAddress!), c.eta, UnsafePointer(pp.baseAddress!),
                                                   into: d, count: n)
+                                    rec!.parallel = narrow(pp); rec!.orthogonal = narrow(po)
                                 }
                             }
-                            rec!.parallel = par; rec!.orthogonal = orth; rec!.update = Array(dBuf)
+                            rec!.update = narrow(dBuf)
                         } else {
                             Projection.blend(UnsafePointer(work), onto: dir, layout: groups, floor: .clamp(1e-12),
                                              parallelWeight: c.eta, out: work, scratch: scratch)
@@ -214,16 +241,12 @@ public struct AdaptiveProjectedGuidance<Scalar: BinaryFloatingPoint & Sendable>:
                         }
                     }
                 }
-                // 6. pred = base + s·Δ
-                let base = c.formulation == .diffusers ? uncond : cond
-                Kernels.axpby(1, base, Scalar(c.scale), UnsafePointer(d), into: out, count: n)
-                // 7. CFG-rescale against c
-                if c.guidanceRescale > 0 {
-                    CFGRescale.apply(out, cond: cond, layout: samples, phi: c.guidanceRescale, scratch: scratch)
-                }
+                // 6. pred = base + s·Δ, rounded once (base read at each index before `out`, which may alias it, is written)
+                let base = c.formulation == .diffusers ? uncond : cond, s = c.scale
+                for i in 0..<n { out[i] = Scalar(Double(base[i]) + s * d[i]) }
+            }
             }
         }
-        state.steps += 1
         if record { state.intermediates = rec }
     }
 }

@@ -7,8 +7,37 @@ import GradusTensor
 ///
 /// The reference's unbiased standard deviations cancel in the ratio. A sample whose `pred` has zero spread is
 /// left unchanged (the reference would give NaN).
+///
+/// Two phases, so that a guidance rule may write its prediction over `c` (`out` aliasing `cond`): `measure` reads
+/// `c` before the prediction is written, `apply(_:layout:phi:condStd:)` rescales it afterwards.
 public enum CFGRescale {
-    /// Rescales `pred` in place against `cond`.
+    /// Per-sample standard deviations of `cond` into `condStd` (`layout.outer` Doubles).
+    // cond: (B, per)
+    @inlinable
+    public static func measure<T: BinaryFloatingPoint>(cond: UnsafePointer<T>, layout: ProjectionLayout,
+                                                       into condStd: UnsafeMutablePointer<Double>) {
+        let per = layout.extent
+        for b in 0..<layout.outer { condStd[b] = standardDeviation(cond + b &* per, per) }
+    }
+
+    /// Rescales `pred` in place given `measure`'s `condStd`, which it overwrites with the per-sample factors.
+    /// - Parameter phi: `guidance_rescale`, 0 … 1 (0 is a no-op).
+    // pred: (B, per)
+    @inlinable
+    public static func apply<T: BinaryFloatingPoint>(_ pred: UnsafeMutablePointer<T>, layout: ProjectionLayout, phi: Double,
+                                                     condStd: UnsafeMutablePointer<Double>) {
+        if phi == 0 { return }
+        let per = layout.extent
+        for b in 0..<layout.outer {
+            let sp = standardDeviation(UnsafePointer(pred + b &* per), per)
+            let ratio = sp > 0 ? condStd[b] / sp : 1
+            // φ·ratio·x + (1 − φ)·x
+            condStd[b] = phi * ratio + (1 - phi)
+        }
+        Projection.scaleGroups(pred, layout: layout, factors: condStd)
+    }
+
+    /// Rescales `pred` in place against `cond` (which must not alias `pred`).
     /// - Parameters:
     ///   - layout: per-sample groups (`outer = B`, `inner = 1`).
     ///   - phi: `guidance_rescale`, 0 … 1 (0 is a no-op).
@@ -20,15 +49,8 @@ public enum CFGRescale {
         scratch: UnsafeMutablePointer<Double>
     ) {
         if phi == 0 { return }
-        let per = layout.extent
-        for b in 0..<layout.outer {
-            let p = pred + b &* per, c = cond + b &* per
-            let sp = standardDeviation(UnsafePointer(p), per)
-            let ratio = sp > 0 ? standardDeviation(c, per) / sp : 1
-            // φ·ratio·x + (1 − φ)·x
-            scratch[b] = phi * ratio + (1 - phi)
-        }
-        Projection.scaleGroups(pred, layout: layout, factors: scratch)
+        measure(cond: cond, layout: layout, into: scratch)
+        apply(pred, layout: layout, phi: phi, condStd: scratch)
     }
 
     /// Two-pass population standard deviation of `n` values (Double accumulation).

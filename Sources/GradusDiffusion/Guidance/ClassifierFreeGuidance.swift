@@ -6,7 +6,8 @@ import GradusTensor
 ///
 /// - `.diffusers` (default): `pred = u + s·(c − u)`; `s = 1` returns `c` exactly.
 /// - `.original`: `pred = c + s·(c − u)`; `s = 0` returns `c` exactly.
-/// Then, when `rescale > 0`, `CFGRescale` against `c`.
+/// Then, when `rescale > 0`, `CFGRescale` against `c`. The combination runs in Double for either scalar type and
+/// is rounded once (see `Kernels.addScaledDifference`).
 ///
 /// Stateless apart from scratch space; it has the `GuidanceRule` shape so samplers treat CFG and APG alike.
 public struct ClassifierFreeGuidance<Scalar: BinaryFloatingPoint & Sendable>: GuidanceRule {
@@ -53,12 +54,12 @@ public struct ClassifierFreeGuidance<Scalar: BinaryFloatingPoint & Sendable>: Gu
             return
         }
         let base = formulation == .diffusers ? uncond : cond
-        Kernels.addScaledDifference(base, Scalar(scale), cond, uncond, into: out, count: n)
-        if rescale > 0 {
-            let samples = state.samples
-            state.scratch.withUnsafeMutableBufferPointer { s in
-                CFGRescale.apply(out, cond: cond, layout: samples, phi: rescale, scratch: s.baseAddress!)
-            }
+        let samples = state.samples, rescale = rescale
+        state.scratch.withUnsafeMutableBufferPointer { s in
+            // std(c) before `out` (which may alias `cond`) is written
+            if rescale > 0 { CFGRescale.measure(cond: cond, layout: samples, into: s.baseAddress!) }
+            Kernels.addScaledDifference(base, scale, cond, uncond, into: out, count: n)
+            if rescale > 0 { CFGRescale.apply(out, layout: samples, phi: rescale, condStd: s.baseAddress!) }
         }
     }
 }
