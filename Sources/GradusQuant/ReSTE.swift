@@ -86,9 +86,9 @@ public enum Binarize {
     @discardableResult
     public static func scaledWeight<T: TensorScalar>(_ w: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
                                                      count n: Int) -> T {
-        var s: T = 0
-        for i in 0..<n { s += abs(w[i]) }
-        let scale = n > 0 ? s / T(n) : 0
+        var s = 0.0  // Double: a float32 sum over a large weight drifts by √n ulps
+        for i in 0..<n { s += abs(Double(w[i])) }
+        let scale = n > 0 ? T(s / Double(n)) : 0
         for i in 0..<n { out[i] = signum(w[i]) * scale }
         return scale
     }
@@ -101,12 +101,24 @@ public enum Binarize {
                                                              gradInput out: UnsafeMutablePointer<T>, count n: Int,
                                                              estimator: QuantEstimator) {
         guard n > 0 else { return }
-        var s: T = 0, dot: T = 0
-        for i in 0..<n { s += abs(w[i]); dot += g[i] * signum(w[i]) }
-        let scale = s / T(n)
-        let shared = dot / T(n)
-        // g ⊙ f'(W) into out, then scale and add the mean-|W| path
-        EstimatorKernel.backward(estimator, x: w, gradOutput: g, gradInput: out, count: n)
-        for i in 0..<n { out[i] = out[i] * scale + signum(w[i]) * shared }
+        // In Double, rounded once per element: the two paths often nearly cancel, and float32 terms would leave
+        // errors of their own magnitude.
+        var s = 0.0, dot = 0.0
+        for i in 0..<n { let wi = Double(w[i]); s += abs(wi); dot += Double(g[i]) * signum(wi) }
+        let scale = s / Double(n), shared = dot / Double(n)
+        switch estimator {
+        case .ste:
+            for i in 0..<n { out[i] = T(Double(g[i]) * scale + signum(Double(w[i])) * shared) }
+        case .clippedSTE(let clip):
+            for i in 0..<n {
+                let wi = Double(w[i])
+                out[i] = T((abs(wi) <= clip ? Double(g[i]) * scale : 0) + signum(wi) * shared)
+            }
+        case .reste(let o, let t):
+            for i in 0..<n {
+                let wi = Double(w[i])
+                out[i] = T(Double(g[i]) * EstimatorKernel.resteDerivative(wi, o: o, t: t, interval: 0.1) * scale + signum(wi) * shared)
+            }
+        }
     }
 }
