@@ -159,7 +159,7 @@ public enum Diffusion {
                 out.withUnsafeMutableBufferPointer { po in
                     for b in 0..<alphaCumprod.count {
                         let (c1, c2) = coefficients(gradus_sqrt(alphaCumprod[b]), gradus_sqrt(1 - alphaCumprod[b]))
-                        Kernels.axpby(T(c1), px.baseAddress! + b * per, T(c2), py.baseAddress! + b * per,
+                        Kernels.axpby(c1, px.baseAddress! + b * per, c2, py.baseAddress! + b * per,
                                       into: po.baseAddress! + b * per, count: per)
                     }
                 }

@@ -50,12 +50,14 @@ public struct DDIMSampler: Sendable {
             throw .invalidArgument("DDIMSampler: alpha-bar values (\(abarT), \(abarPrev)) out of range")
         }
         guard eta >= 0, eta.isFinite else { throw .invalidArgument("DDIMSampler: eta must be ≥ 0") }
-        var x0 = try Diffusion.predictX0(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
-        let eps = try Diffusion.predictEpsilon(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
+        // In Double, rounded once at the end (see DDPMSampler).
+        let m64 = modelOutput.map { Double($0) }, x64 = sample.map { Double($0) }
+        var x0 = try Diffusion.predictX0(from: m64, kind: kind, xt: x64, alphaCumprod: [abarT])
+        let eps = try Diffusion.predictEpsilon(from: m64, kind: kind, xt: x64, alphaCumprod: [abarT])
         if let range = clipSample {
             guard range > 0 else { throw .invalidArgument("DDIMSampler: clip range must be positive") }
             x0.withUnsafeMutableBufferPointer { p in
-                if let base = p.baseAddress { Kernels.clamp(base, limit: T(range), count: p.count) }
+                if let base = p.baseAddress { Kernels.clamp(base, limit: range, count: p.count) }
             }
         }
         let variance = (1 - abarPrev) / (1 - abarT) * (1 - abarT / abarPrev)
@@ -68,23 +70,23 @@ public struct DDIMSampler: Sendable {
                 throw .shapeMismatch("DDIMSampler: noise has \(noise.count) elements, sample \(sample.count)")
             }
         }
-        var prev = [T](repeating: 0, count: sample.count)
-        if sample.isEmpty { return (prev, x0, std) }
+        if sample.isEmpty { return ([], [], std) }
+        var prev = [Double](repeating: 0, count: sample.count)
         x0.withUnsafeBufferPointer { px in
             eps.withUnsafeBufferPointer { pe in
                 prev.withUnsafeMutableBufferPointer { po in
                     if addsNoise, let noise {
-                        noise.withUnsafeBufferPointer { pz in
-                            Kernels.axpbypcz(T(gradus_sqrt(abarPrev)), px.baseAddress!, T(direction), pe.baseAddress!,
-                                             T(std), pz.baseAddress!, into: po.baseAddress!, count: po.count)
+                        noise.map { Double($0) }.withUnsafeBufferPointer { pz in
+                            Kernels.axpbypcz(gradus_sqrt(abarPrev), px.baseAddress!, direction, pe.baseAddress!,
+                                             std, pz.baseAddress!, into: po.baseAddress!, count: po.count)
                         }
                     } else {
-                        Kernels.axpby(T(gradus_sqrt(abarPrev)), px.baseAddress!, T(direction), pe.baseAddress!,
+                        Kernels.axpby(gradus_sqrt(abarPrev), px.baseAddress!, direction, pe.baseAddress!,
                                       into: po.baseAddress!, count: po.count)
                     }
                 }
             }
         }
-        return (prev, x0, std)
+        return (prev.map { T($0) }, x0.map { T($0) }, std)
     }
 }

@@ -44,11 +44,14 @@ public struct DDPMSampler: Sendable {
         guard abarT >= 0, abarT < 1, abarPrev > 0, abarPrev <= 1 else {
             throw .invalidArgument("DDPMSampler: alpha-bar values (\(abarT), \(abarPrev)) out of range")
         }
-        var x0 = try Diffusion.predictX0(from: modelOutput, kind: kind, xt: sample, alphaCumprod: [abarT])
+        // In Double, rounded once at the end: x̂₀ = (x_t − s·m)/a cancels terms of |x_t|/a at small ᾱ, and μ cancels
+        // c0·x̂₀ against ct·x_t; float32 arithmetic would keep neither to the golden tolerance.
+        let x64 = sample.map { Double($0) }
+        var x0 = try Diffusion.predictX0(from: modelOutput.map { Double($0) }, kind: kind, xt: x64, alphaCumprod: [abarT])
         if let range = clipSample {
             guard range > 0 else { throw .invalidArgument("DDPMSampler: clip range must be positive") }
             x0.withUnsafeMutableBufferPointer { p in
-                if let base = p.baseAddress { Kernels.clamp(base, limit: T(range), count: p.count) }
+                if let base = p.baseAddress { Kernels.clamp(base, limit: range, count: p.count) }
             }
         }
         let betaT = 1 - abarT / abarPrev
@@ -62,23 +65,23 @@ public struct DDPMSampler: Sendable {
                 throw .shapeMismatch("DDPMSampler: noise has \(noise.count) elements, sample \(sample.count)")
             }
         }
-        var prev = [T](repeating: 0, count: sample.count)
-        if sample.isEmpty { return (prev, x0, variance) }
-        let sigma = T(gradus_sqrt(variance))
+        if sample.isEmpty { return ([], [], variance) }
+        var prev = [Double](repeating: 0, count: sample.count)
+        let sigma = gradus_sqrt(variance)
         x0.withUnsafeBufferPointer { px in
-            sample.withUnsafeBufferPointer { ps in
+            x64.withUnsafeBufferPointer { ps in
                 prev.withUnsafeMutableBufferPointer { po in
                     if addsNoise, let noise {
-                        noise.withUnsafeBufferPointer { pz in
-                            Kernels.axpbypcz(T(c0), px.baseAddress!, T(ct), ps.baseAddress!, sigma, pz.baseAddress!,
+                        noise.map { Double($0) }.withUnsafeBufferPointer { pz in
+                            Kernels.axpbypcz(c0, px.baseAddress!, ct, ps.baseAddress!, sigma, pz.baseAddress!,
                                              into: po.baseAddress!, count: ps.count)
                         }
                     } else {
-                        Kernels.axpby(T(c0), px.baseAddress!, T(ct), ps.baseAddress!, into: po.baseAddress!, count: ps.count)
+                        Kernels.axpby(c0, px.baseAddress!, ct, ps.baseAddress!, into: po.baseAddress!, count: ps.count)
                     }
                 }
             }
         }
-        return (prev, x0, variance)
+        return (prev.map { T($0) }, x0.map { T($0) }, variance)
     }
 }

@@ -42,7 +42,7 @@ public struct FlowEulerSampler: Sendable {
         }
         var out = sample
         if out.isEmpty { return out }
-        let dt = T(sigmaNext - sigma)
+        let dt = sigmaNext - sigma
         velocity.withUnsafeBufferPointer { pv in
             sample.withUnsafeBufferPointer { ps in
                 out.withUnsafeMutableBufferPointer { po in
@@ -62,7 +62,7 @@ public struct FlowEulerSampler: Sendable {
         x0.withUnsafeBufferPointer { px in
             noise.withUnsafeBufferPointer { pn in
                 out.withUnsafeMutableBufferPointer { po in
-                    Kernels.axpby(T(sigma), pn.baseAddress!, T(1 - sigma), px.baseAddress!, into: po.baseAddress!, count: po.count)
+                    Kernels.axpby(sigma, pn.baseAddress!, 1 - sigma, px.baseAddress!, into: po.baseAddress!, count: po.count)
                 }
             }
         }
