@@ -73,7 +73,9 @@ struct ConformanceCommand: ParsableCommand {
         switch suite {
         case "lowbit":
             return try cases.map { c throws(GradusError) in
-                let r = try QuantConformance.run(case: c, precision: float64 ? .float64 : .float32)
+                // bnb_adam8bit cases run GradusOptim's 8-bit Adam, the optimizer users train with
+                let r = try QuantConformance.run(case: c, precision: float64 ? .float64 : .float32,
+                                                 adam8bit: Adam8bitConformance.runner)
                 return ConformanceRow(name: r.id, kind: r.op, status: ConformanceRow.Status(rawValue: r.status.rawValue)!,
                                       maxAbs: r.maxAbsError, maxRel: r.maxRelError, message: r.message)
             }

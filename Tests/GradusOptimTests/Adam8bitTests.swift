@@ -4,6 +4,7 @@ import Foundation
 import GradusQuant
 import GradusRuntime
 import Testing
+import _GradusTestSupport
 @testable import GradusOptim
 
 private let lowbit: JSON = {
@@ -39,43 +40,103 @@ private func doubles(_ j: JSON?) -> [Double] { j?["data"]?.array?.compactMap(\.d
 }
 
 @Suite struct Adam8bitTests {
-    /// bnb/adam8bit/3steps: parameters and state codes per step (spec rule: exact nearest codes; at most two
-    /// code mismatches per state per step for float evaluation order, their elements exempt afterwards).
+    /// bnb/adam8bit/3steps through the conformance runner with this module's optimizer (what `gradus conformance`
+    /// runs) and with GradusQuant's oracle: parameters and state codes per step (spec rule: exact nearest codes; at
+    /// most two code mismatches per state per step for float evaluation order, their elements exempt afterwards).
     @Test func goldenTrajectory() throws {
         let c = lowbit["cases"]!.array!.first { $0["op"]?.string == "bnb_adam8bit" }!
-        let p = c["params"]!
-        let chain = try GradientChain<Float>.adam8bit(learningRate: .constant(p["lr"]!.double!), epsilon: p["eps"]!.double!,
-                                                      minQuantizedSize: p["min_8bit_size"]!.int!)
-        var param = doubles(c["inputs"]!["param"]).map { Float($0) }
-        let n = param.count
-        let opt = try FusedOptimizer(chain: chain, shapes: [[n]])
-        let tol = c["tol"]!["param"]!
-        let rtol = tol["rtol"]!.double!, atol = tol["atol"]!.double!
-        var exempt = Set<Int>()
-        for (s, gj) in c["inputs"]!["grads"]!.array!.enumerated() {
-            let g = doubles(gj).map { Float($0) }
-            try param.withUnsafeMutableBufferPointer { pb in
-                try g.withUnsafeBufferPointer { gb in
-                    try opt.step([ParameterBuffer(values: pb.baseAddress!, gradient: gb.baseAddress!, count: n)])
+        let product = try QuantConformance.run(case: c, precision: .float32, adam8bit: Adam8bitConformance.runner)
+        #expect(product.status == .pass, "\(product)")
+        let oracle = try QuantConformance.run(case: c, precision: .float32)
+        #expect(oracle.status == .pass, "\(oracle)")
+    }
+
+    /// Spec §4.3 written out in float32 from the text (dequantize through the code tables, the moment and parameter
+    /// updates, requantization to the exact nearest code with ties to the lower entry), generating random
+    /// trajectories in the golden format: other learning rates, betas, ε, decoupled weight decay, block sizes
+    /// (partial last blocks), tensors below `min_8bit_size` (float32 states), 1–4 steps. The optimizer must pass
+    /// them through the conformance runner; so must the oracle.
+    @Test func randomTrajectoriesMatchTheSpec() throws {
+        let signed = Codebook.dynamicSigned.values.map { Float($0) }, unsigned = Codebook.dynamicUnsigned.values.map { Float($0) }
+        func nearest(_ s: Float, _ table: [Float]) -> Int {
+            var lo = 0, hi = table.count - 1  // first index whose upper midpoint is ≥ s
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Double(s) > (Double(table[mid]) + Double(table[mid + 1])) / 2 { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        var rng = PhiloxStream(seed: 0xADA8)
+        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.nextDouble() }
+        for draw in 0..<24 {
+            let blockSize = [64, 128, 256, 512][rng.nextInt(below: 4)]
+            let n = [rng.nextInt(below: 3000) + 1, 200][rng.nextInt(below: 2)], minSize = [256, 4096, 1][rng.nextInt(below: 3)]
+            let lr = pow(10, uniform(-4, -1)), b1 = uniform(0.5, 0.95), b2 = uniform(0.9, 0.9999)
+            let eps = pow(10, uniform(-10, -6)), wd = rng.nextInt(below: 2) == 0 ? 0 : uniform(0, 0.1)
+            let steps = rng.nextInt(below: 4) + 1
+            let scale = pow(10, uniform(-4, 0))
+            let param0 = (0..<n).map { _ in Float(uniform(-1, 1)) }
+            let grads = (0..<steps).map { _ in (0..<n).map { _ in Float(uniform(-1, 1) * scale * pow(10, -uniform(0, 3))) } }
+            // the spec's loop
+            let quantized = n >= minSize
+            let (fb1, fb2, flr, feps, fwd) = (Float(b1), Float(b2), Float(lr), Float(eps), Float(wd))
+            var p = param0, mq = [Float](repeating: 0, count: n), vq = mq  // dequantized states
+            var trajectory: [JSON] = []
+            for k in 1...steps {
+                let g = grads[k - 1]
+                let c1 = Float(1 - pow(b1, Double(k))), c2 = Float((1 - pow(b2, Double(k))).squareRoot())
+                var m = [Float](repeating: 0, count: n), v = m
+                for i in 0..<n {
+                    m[i] = fb1 * mq[i] + (1 - fb1) * g[i]
+                    v[i] = fb2 * vq[i] + (1 - fb2) * g[i] * g[i]
+                    let denom = v[i].squareRoot() / c2 + feps
+                    if fwd > 0 { p[i] *= 1 - flr * fwd }
+                    p[i] -= (flr / c1) * (m[i] / denom)
                 }
-            }
-            let want = c["outputs"]!["trajectory"]!.array![s]
-            let state = opt.state(of: AdamPreconditioner8bit<Float>.self, slot: 0, tensor: 0)!
-            guard case .quantized(let q) = state.moments else { Issue.record("expected 8-bit moments"); return }
-            for (name, codes) in [("m_code", q.codesM), ("v_code", q.codesV)] {
-                let w = doubles(want[name])
-                let diff = (0..<n).filter { Double(codes[$0]) != w[$0] }
-                #expect(diff.count <= 2, "step \(s + 1) \(name): \(diff.count) code mismatches")
-                exempt.formUnion(diff)
-            }
-            for (name, a) in [("m_absmax", q.absmaxM), ("v_absmax", q.absmaxV)] {
-                for (b, w) in doubles(want[name]).enumerated() {
-                    #expect(abs(Double(a[b]) - w) <= 1e-9 + 1e-5 * abs(w), "step \(s + 1) \(name)[\(b)]")
+                var entry: [String: JSON] = ["param": goldenTensor([n], p.map { Double($0) })]
+                if quantized {
+                    var codes: [[Double]] = [[], []], absmax: [[Double]] = [[], []]
+                    for (j, (x, table)) in [(m, signed), (v, unsigned)].enumerated() {
+                        for start in stride(from: 0, to: n, by: blockSize) {
+                            let end = min(start + blockSize, n)
+                            let a = x[start..<end].map(abs).max()!
+                            absmax[j].append(Double(a))
+                            for i in start..<end {
+                                let c = a == 0 ? nearest(0, table) : nearest(max(-1, min(1, x[i] / a)), table)
+                                codes[j].append(Double(c))
+                                if j == 0 { mq[i] = table[c] * a } else { vq[i] = table[c] * a }
+                            }
+                        }
+                    }
+                    entry["m_code"] = goldenTensor([n], codes[0]); entry["v_code"] = goldenTensor([n], codes[1])
+                    entry["m_absmax"] = goldenTensor([absmax[0].count], absmax[0]); entry["v_absmax"] = goldenTensor([absmax[1].count], absmax[1])
+                } else {
+                    mq = m; vq = v
                 }
+                trajectory.append(.object(entry))
             }
-            let wp = doubles(want["param"])
-            let off = (0..<n).filter { !exempt.contains($0) && abs(Double(param[$0]) - wp[$0]) > atol + rtol * abs(wp[$0]) }
-            #expect(off.isEmpty, "step \(s + 1): \(off.count) parameters off, e.g. \(off.prefix(3))")
+            let c: JSON = .object([
+                "id": .string("bnb/adam8bit/random/\(draw)"), "op": .string("bnb_adam8bit"),
+                "params": .object(["n": .number(Double(n)), "steps": .number(Double(steps)), "lr": .number(lr),
+                                   "betas": .array([.number(b1), .number(b2)]), "eps": .number(eps), "weight_decay": .number(wd),
+                                   "min_8bit_size": .number(Double(minSize)), "block_size": .number(Double(blockSize))]),
+                "inputs": .object(["param": goldenTensor([n], param0.map { Double($0) }),
+                                   "grads": .array(grads.map { goldenTensor([n], $0.map { Double($0) }) })]),
+                "outputs": .object(["trajectory": .array(trajectory)]),
+                "tol": .object(["param": .object(["rtol": .number(1e-5), "atol": .number(1e-6)]),
+                                "absmax": .object(["rtol": .number(1e-5), "atol": .number(1e-9)])]),
+            ])
+            let label = "draw \(draw): n \(n) block \(blockSize) min \(minSize) lr \(lr) β (\(b1), \(b2)) ε \(eps) λ \(wd) steps \(steps)"
+            let product = try QuantConformance.run(case: c, precision: .float32, adam8bit: Adam8bitConformance.runner)
+            #expect(product.status == .pass, "product \(label): \(product)")
+            let oracle = try QuantConformance.run(case: c, precision: .float32)
+            #expect(oracle.status == .pass, "oracle \(label): \(oracle)")
+            // the comparison can fail: a learning rate 1% off
+            var wrong = c.object!
+            var params = c["params"]!.object!
+            params["lr"] = .number(lr * 1.01)
+            wrong["params"] = .object(params)
+            #expect(try QuantConformance.run(case: .object(wrong), precision: .float32, adam8bit: Adam8bitConformance.runner).status == .fail)
         }
     }
 

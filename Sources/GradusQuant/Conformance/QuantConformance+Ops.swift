@@ -5,7 +5,7 @@ import GradusTensor
 enum Ops<T: TensorScalar> {
     typealias D = CaseData
 
-    static func run(_ op: String, _ c: JSON, _ k: inout Checker) throws(GradusError) -> Bool {
+    static func run(_ op: String, _ c: JSON, _ k: inout Checker, adam8bit: Adam8bitCaseRunnerFactory? = nil) throws(GradusError) -> Bool {
         let p = c["params"] ?? .null, inp = c["inputs"] ?? .null, out = c["outputs"] ?? .null
         switch op {
         case "int_fake_quant": try intFakeQuant(p, inp, out, &k)
@@ -18,7 +18,7 @@ enum Ops<T: TensorScalar> {
         case "code_tables": codeTables(out, &k)
         case "bnb_4bit_quant": try bnb4bit(p, inp, out, &k)
         case "bnb_blockwise8_quant": try blockwise8(p, inp, out, &k)
-        case "bnb_adam8bit": try Adam8bitReference.runCase(p, inp, out, &k)
+        case "bnb_adam8bit": try Adam8bitReference.runCase(p, inp, out, &k, runner: adam8bit)
         case "reste": try reste(p, inp, out, &k)
         case "ste_sign": try steSign(p, inp, out, &k)
         case "reste_indicators": try indicators(p, inp, out, &k)

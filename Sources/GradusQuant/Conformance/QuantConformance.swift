@@ -20,22 +20,26 @@ public struct CaseResult: Sendable, CustomStringConvertible {
 }
 
 /// Runs cases of the low-bit golden file (`format: gradus-golden-v1`, `suite: lowbit`; spec §0) against the
-/// GradusQuant kernels. Every `op` of the file is covered (`bnb_adam8bit` is run with `Blockwise8bitState`
-/// and a reference 8-bit Adam step); an unknown `op` reports `.unsupported`.
+/// GradusQuant kernels. Every `op` of the file is covered (`bnb_adam8bit` runs the optimizer `adam8bit` makes —
+/// GradusOptim's, from `gradus conformance` — or, without one, an in-module oracle); an unknown `op` reports
+/// `.unsupported`.
 public enum QuantConformance {
     /// Arithmetic the kernels run in (inputs are float32-representable; tolerances come from the case).
     public enum Precision: Sendable { case float32, float64 }
 
     /// Runs one case object. Throws `GradusError.format` when the case is malformed (missing fields).
-    public static func run(case c: JSON, precision: Precision = .float64) throws(GradusError) -> CaseResult {
+    /// - Parameter adam8bit: the 8-bit Adam under test for `bnb_adam8bit` cases (always float32); nil runs the
+    ///   in-module oracle.
+    public static func run(case c: JSON, precision: Precision = .float64,
+                           adam8bit: Adam8bitCaseRunnerFactory? = nil) throws(GradusError) -> CaseResult {
         guard let id = c["id"]?.string, let op = c["op"]?.string else {
             throw .format("QuantConformance: case without id/op")
         }
         var checker = Checker(tol: c["tol"] ?? .null)
         let body: (inout Checker) throws(GradusError) -> Bool
         switch precision {
-        case .float32: body = { (k: inout Checker) throws(GradusError) -> Bool in try Ops<Float>.run(op, c, &k) }
-        case .float64: body = { (k: inout Checker) throws(GradusError) -> Bool in try Ops<Double>.run(op, c, &k) }
+        case .float32: body = { (k: inout Checker) throws(GradusError) -> Bool in try Ops<Float>.run(op, c, &k, adam8bit: adam8bit) }
+        case .float64: body = { (k: inout Checker) throws(GradusError) -> Bool in try Ops<Double>.run(op, c, &k, adam8bit: adam8bit) }
         }
         let supported = try body(&checker)
         if !supported {
@@ -48,12 +52,13 @@ public enum QuantConformance {
     }
 
     /// Parses a whole golden file and runs every case.
-    public static func runFile(_ text: String, precision: Precision = .float64) throws(GradusError) -> [CaseResult] {
+    public static func runFile(_ text: String, precision: Precision = .float64,
+                               adam8bit: Adam8bitCaseRunnerFactory? = nil) throws(GradusError) -> [CaseResult] {
         let doc = try JSON.parse(text)
         guard doc["format"]?.string == "gradus-golden-v1" else { throw .format("QuantConformance: not a gradus-golden-v1 file") }
         guard let cases = doc["cases"]?.array else { throw .format("QuantConformance: no cases") }
         var out: [CaseResult] = []
-        for c in cases { out.append(try run(case: c, precision: precision)) }
+        for c in cases { out.append(try run(case: c, precision: precision, adam8bit: adam8bit)) }
         return out
     }
 }
