@@ -44,37 +44,6 @@ import _GradusTestSupport
         return (codes, absmax, deq, near)
     }
 
-    /// Stable-SPAM's activation quantizer (§2.2) over consecutive groups of `g`: the `k` entries of largest |x|
-    /// (descending) are kept, the rest quantized symmetrically with `scale = max(max|rest|, 1e-6)`,
-    /// `q = clamp(round(x·q_max/scale [+ u − 0.5]), −2^(b−1), q_max)` (half to even; the kept entries have q = 0),
-    /// dequantized `q·scale/q_max`.
-    static func topK(_ x: [Double], noise: [Double]?, bits: Int, g: Int, k: Int)
-        -> (q: [Double], scale: [Double], index: [Double], deq: [Double], nearTie: Bool) {
-        let qmax = Double((1 << (bits - 1)) - 1), qmin = -Double(1 << (bits - 1))
-        var q = [Double](repeating: 0, count: x.count), deq = q, scales: [Double] = [], index: [Double] = [], near = false
-        for start in stride(from: 0, to: x.count, by: g) {
-            let ids = Array(start..<(start + g))
-            let kept = Array(ids.sorted { abs(x[$0]) > abs(x[$1]) }.prefix(k))
-            // equal magnitudes at the k-th place would make the choice depend on the sort
-            if k > 0, k < g {
-                let sorted = ids.map { abs(x[$0]) }.sorted(by: >)
-                if sorted[k - 1] == sorted[k] { near = true }
-            }
-            index += kept.map { Double($0 - start) }
-            let rest = ids.filter { !kept.contains($0) }
-            let scale = max(rest.map { abs(x[$0]) }.max() ?? 0, 1e-6)
-            scales.append(scale)
-            for i in ids {
-                if kept.contains(i) { deq[i] = x[i]; continue }
-                let y = x[i] * qmax / scale + (noise.map { $0[i] - 0.5 } ?? 0)
-                if abs(abs(y - y.rounded(.down)) - 0.5) < 1e-3 { near = true }
-                q[i] = min(max(y.rounded(.toNearestOrEven), qmin), qmax)
-                deq[i] = q[i] * scale / qmax
-            }
-        }
-        return (q, scales, index, deq, near)
-    }
-
     static func expectPasses(_ c: JSON, _ label: String) throws {
         for precision in [QuantConformance.Precision.float64, .float32] {
             let r = try QuantConformance.run(case: c, precision: precision)
@@ -98,7 +67,7 @@ import _GradusTestSupport
                 mine = ["code": r.codes, "absmax": r.absmax, "dequantized": r.deq]
             case "stablespam_act_quant":
                 let noise = inp["uniform_noise"].map { Self.numbers($0) }
-                let r = Self.topK(x, noise: noise, bits: p["bits"]!.int!, g: p["group_size"]!.int!, k: p["topk"]!.int!)
+                let r = LowBitReference.topK(x, noise: noise, bits: p["bits"]!.int!, g: p["group_size"]!.int!, k: p["topk"]!.int!)
                 #expect(!r.nearTie, "\(id)")
                 mine = ["q": r.q, "group_scale": r.scale, "dequantized": r.deq]
                 if out["topk_index"] != nil { mine["topk_index"] = r.index }
@@ -152,12 +121,12 @@ import _GradusTestSupport
                 let bits = r.int(2, 8), g = [4, 8, 16, 32, 64][r.int(0, 4)], rows = r.int(1, 4), cols = g * r.int(1, 3)
                 let k = min(r.int(0, 3), g - 1), stochastic = r.int(0, 3) == 0, n = rows * cols
                 var x: [Double] = [], noise: [Double]? = nil
-                var ref = Self.topK([], noise: nil, bits: bits, g: g, k: k)
+                var ref = LowBitReference.topK([], noise: nil, bits: bits, g: g, k: k)
                 repeat {
                     let scale = pow(10, r.uniform(-2, 1))
                     x = (0..<n).map { _ in Double(Float(r.uniform(-1, 1) * scale * (r.int(0, 10) == 0 ? 8 : 1))) }
                     noise = stochastic ? (0..<n).map { _ in Double(Float(r.uniform(0, 1))) } : nil
-                    ref = Self.topK(x, noise: noise, bits: bits, g: g, k: k)
+                    ref = LowBitReference.topK(x, noise: noise, bits: bits, g: g, k: k)
                 } while ref.nearTie
                 var inputs: [String: JSON] = ["x": goldenTensor([rows, cols], x)]
                 if let noise { inputs["uniform_noise"] = goldenTensor([rows, cols], noise) }
@@ -175,7 +144,7 @@ import _GradusTestSupport
                 // the comparison can fail: one more bit in the reference
                 if bits < 8 {
                     var wrong = c.object!
-                    let other = Self.topK(x, noise: noise, bits: bits + 1, g: g, k: k)
+                    let other = LowBitReference.topK(x, noise: noise, bits: bits + 1, g: g, k: k)
                     wrong["outputs"] = .object(["q": goldenTensor([rows, cols], other.q), "dequantized": goldenTensor([rows, cols], other.deq)])
                     #expect(try QuantConformance.run(case: .object(wrong), precision: .float64).status != .pass)
                 }

@@ -11,48 +11,6 @@ import _GradusTestSupport
 /// "other inputs". Draws within 1e-3 of a quantization step of a rounding tie are redrawn, as the golden generator
 /// does (spec §0), so that float32 and float64 give the same codes.
 @Suite struct IntQuantReferenceTests {
-    struct Reference {
-        var q: [Int], scale: [Double], zero: [Int], dequantized: [Double]
-        /// Whether some element (or an asymmetric zero point) lies within `margin` steps of a rounding tie.
-        var nearTie: Bool
-    }
-
-    /// Spec §1 on the groups `groups` (element indices per group, in group order).
-    static func reference(_ x: [Double], groups: [[Int]], bits: Int, symmetric: Bool, noise: [Double]?, margin: Double = 1e-3) -> Reference {
-        var r = Reference(q: Array(repeating: 0, count: x.count), scale: [], zero: [], dequantized: Array(repeating: 0, count: x.count),
-                          nearTie: false)
-        func tie(_ v: Double) -> Bool { abs(abs(v - v.rounded(.down)) - 0.5) < margin }
-        for g in groups {
-            let values = g.map { x[$0] }
-            if symmetric {
-                let qmax = Double((1 << (bits - 1)) - 1)
-                let scale = max(values.map(abs).max()!, 1e-6) / qmax
-                r.scale.append(scale); r.zero.append(0)
-                for i in g {
-                    let s = x[i] / scale + (noise.map { $0[i] - 0.5 } ?? 0)
-                    if tie(s) { r.nearTie = true }
-                    let q = min(max(s.rounded(.toNearestOrEven), -qmax), qmax)
-                    r.q[i] = Int(q); r.dequantized[i] = q * scale
-                }
-            } else {
-                let qmax = Double((1 << bits) - 1)
-                let lo = values.min()!, hi = values.max()!
-                let scale = max(hi - lo, 1e-5) / qmax
-                if tie(lo / scale) { r.nearTie = true }
-                let zero = min(max(-(lo / scale).rounded(.toNearestOrEven), 0), qmax)
-                r.scale.append(scale); r.zero.append(Int(zero))
-                for i in g {
-                    let s = x[i] / scale + (noise.map { $0[i] - 0.5 } ?? 0)
-                    if tie(s) { r.nearTie = true }
-                    let q = min(max(s.rounded(.toNearestOrEven) + zero, 0), qmax)
-                    r.q[i] = Int(q); r.dequantized[i] = (q - zero) * scale
-                }
-            }
-        }
-        return r
-    }
-
-
     @Test func libraryMatchesReferenceOnRandomCases() throws {
         var r = RandomDraws(seed: 0x1A7)
         var kinds: [String: Int] = [:]
@@ -78,13 +36,13 @@ import _GradusTestSupport
                 groups = (0..<cols).map { c in (0..<rows).map { $0 * cols + c } }
             }
             // Values: float32-representable, of a random scale and offset; sometimes a constant group.
-            var x: [Double] = [], noise: [Double]? = nil, ref: Reference
+            var x: [Double] = [], noise: [Double]? = nil, ref: LowBitReference.IntQuant
             repeat {
                 let scale = pow(10, r.uniform(-3, 2)), offset = r.int(0, 2) == 0 ? scale * r.uniform(0.2, 2) : 0
                 x = (0..<n).map { _ in Double(Float(r.uniform(-1, 1) * scale + offset)) }
                 if r.int(0, 5) == 0, let g = groups.first { for i in g { x[i] = x[g[0]] } }
                 noise = stochastic ? (0..<n).map { _ in Double(Float(r.uniform(0, 1))) } : nil
-                ref = Self.reference(x, groups: groups, bits: bits, symmetric: symmetric, noise: noise)
+                ref = LowBitReference.intQuant(x, groups: groups, bits: bits, symmetric: symmetric, noise: noise)
             } while ref.nearTie
             let key = "\(symmetric ? "sym" : "asym")/\(params["group_size"]!.isNull ? (params["channel_axis"] == nil ? "tensor" : "channel") : "group")/\(stochastic ? "stochastic" : "rne")"
             kinds[key, default: 0] += 1
