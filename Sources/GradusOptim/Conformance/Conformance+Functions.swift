@@ -72,6 +72,18 @@ extension OptimizerConformance {
                        try wantInteger("augmented_inner_product_test_new_batch_size"))
     }
 
+    /// ⊥Grad's rescaled projection of one tensor by the optimizer's own transform: a one-transform chain
+    /// (`OrthogonalProjection`) in a `FusedOptimizer`, whose step adds the chain's output (optax's convention; the
+    /// learning-rate transform carries the minus sign), so `θ' − θ = g⊥·‖g‖/‖g⊥‖`
+    /// (exact in float64 up to the rounding of θ', below the tolerance's floor in both precisions).
+    static func projected<S: OptimizerScalar>(w: [Double], g: [Double], _: S.Type) throws -> [Double] {
+        let opt = try FusedOptimizer(chain: GradientChain<S>([OrthogonalProjection<S>()]), shapes: [[w.count]])
+        var params = [w.map { S($0) }]
+        let before = params[0]
+        try withBuffers(&params, [g.map { S($0) }]) { buffers in try opt.step(buffers) }
+        return zip(before, params[0]).map { Double($1) - Double($0) }
+    }
+
     static func functionCase(_ c: JSON, technique: String, _ h: Hyperparameters, _ cmp: inout Comparison) throws {
         let inputs = try c.field("inputs"), outputs = try c.field("outputs")
         func out(_ k: String) throws -> [Double] { try outputs.field(k).doubles(k) }
@@ -79,11 +91,9 @@ extension OptimizerConformance {
         case "perpgrad":
             let w = try inputs.field("w").doubles("w"), g = try inputs.field("g").doubles("g")
             guard w.count == g.count else { throw GradusError.shapeMismatch("w and g differ in size") }
-            let wg = zip(w, g).reduce(0) { $0 + $1.0 * $1.1 }, ww = w.reduce(0) { $0 + $1 * $1 }, gg = g.reduce(0) { $0 + $1 * $1 }
-            let c0 = wg / (ww + 1e-30)
-            let perp = zip(g, w).map { $0 - c0 * $1 }
-            let np = ScalarMath.sqrt(perp.reduce(0) { $0 + $1 * $1 })
-            let scaled = perp.map { $0 * ScalarMath.sqrt(gg) / (np + 1e-30) }
+            // the optimizer's transform, in the case's precision; the norms of its output in Double
+            let scaled = cmp.precision == .float64 ? try projected(w: w, g: g, Double.self) : try projected(w: w, g: g, Float.self)
+            let gg = g.reduce(0) { $0 + $1 * $1 }
             cmp.check("g_perp_rescaled", scaled, try out("g_perp_rescaled"))
             cmp.check("dot_w_gperp", zip(w, scaled).reduce(0) { $0 + $1.0 * $1.1 }, try out("dot_w_gperp")[0])
             cmp.check("norm_g", ScalarMath.sqrt(gg), try out("norm_g")[0])
