@@ -68,8 +68,8 @@ extern "C" {
 
 #define GRADUS_VERSION_MAJOR 0
 #define GRADUS_VERSION_MINOR 1
-#define GRADUS_VERSION_PATCH 0
-#define GRADUS_VERSION_STRING "0.1.0"
+#define GRADUS_VERSION_PATCH 1
+#define GRADUS_VERSION_STRING "0.1.1"
 /* Bumped on any incompatible change of this header; the library's SONAME is libgradus.so.<ABI>. */
 #define GRADUS_ABI_VERSION 0
 
@@ -601,6 +601,8 @@ typedef int32_t gradus_schedule_kind;
 #define GRADUS_SCHEDULE_WARMUP_LINEAR 3 /* lr * t / warmup_steps, then linear decay to 0 at total_steps */
 #define GRADUS_SCHEDULE_COSINE        4 /* min_lr + (lr - min_lr)(1 + cos(pi t / total_steps)) / 2 */
 #define GRADUS_SCHEDULE_WARMUP_COSINE 5 /* lr * t / warmup_steps, then cosine decay to 0 at total_steps */
+#define GRADUS_SCHEDULE_PIECEWISE     6 /* lr * multipliers[min(t, multiplier_count - 1)]: any per-step shape, e.g.
+                                           one from gradus_schedule_refine (since 0.1.1) */
 
 typedef struct gradus_optimizer_options {
     size_t struct_size;              /* sizeof(gradus_optimizer_options); set by gradus_optimizer_options_init */
@@ -614,10 +616,23 @@ typedef struct gradus_optimizer_options {
     const gradus_hparam *hparam_keys;   /* hparam_count keys (borrowed for the call); NULL when the count is 0 */
     const double *hparam_values;        /* their values; a key the kind does not list is INVALID_ARGUMENT */
     size_t hparam_count;                /* at most 64; later entries win over earlier ones */
+    /* Since 0.1.1 (a caller built against 0.1.0 passes the smaller struct_size, and these keep their defaults). */
+    const double *multipliers;       /* PIECEWISE: multiplier_count finite values, copied at creation; default NULL */
+    size_t multiplier_count;         /* PIECEWISE: 1..2^28; default 0 */
 } gradus_optimizer_options;
 
 /* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
 void gradus_optimizer_options_init(gradus_optimizer_options *options);
+
+/* Schedule refinement (Defazio et al., "When, Why and How Much?", optimizers spec §6.1): from the gradient norms
+ * g[0..count) logged in a previous run of the same setup, the learning-rate multipliers out[0..count) for a new run:
+ * a running median of width 2*floor(floor(tau*count)/2) + 1 (right edge reflected), weights median^-power,
+ * out[t] proportional to w[t] * sum_{q>t} w[q], normalised to a maximum of 1 (out[count-1] = 0). Use l2 norms with
+ * power 2 for SGD-type optimizers, l1 norms with power 1 for Adam-type; tau 0.1 as the paper. Pass out as the
+ * multipliers of a GRADUS_SCHEDULE_PIECEWISE schedule (lr is then the peak). out may be g.
+ * Thread-safe. Returns OK; INVALID_ARGUMENT (g or out NULL, count < 2 or above 2^28, a norm not finite and > 0,
+ * power not finite, tau negative or not finite, or tau*count too large). */
+gradus_status gradus_schedule_refine(const double *g, size_t count, double power, double tau, double *out);
 
 /* Creates an optimizer of `kind` over params[0..count) (1..2^20 tensors, all float32 or all float64,
  * contiguous, no storage twice). The handles are borrowed; the optimizer retains the tensors. options may be

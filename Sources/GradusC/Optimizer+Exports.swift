@@ -17,7 +17,11 @@ final class OptimizerBox {
     }
 }
 
-private let optimizerOptionsV1Size = MemoryLayout<gradus_optimizer_options>.size
+/// The 0.1.0 struct (up to hparam_count), which callers built against that header pass; the current one adds the
+/// PIECEWISE multipliers.
+private let optimizerOptionsV1Size = MemoryLayout<gradus_optimizer_options>.offset(of: \gradus_optimizer_options.multipliers)!
+private let optimizerOptionsSize = MemoryLayout<gradus_optimizer_options>.size
+private let maxMultipliers = 1 << 28
 private let maxOptimizerParameters = 1 << 20
 private let maxHparamCount = 64
 private let maxIntegerHparam = Double(1 << 31)
@@ -91,6 +95,13 @@ private func scheduleArg(_ o: gradus_optimizer_options, peak: Double) throws(Gra
         }
         s = o.schedule == GRADUS_SCHEDULE_WARMUP_LINEAR ? .warmupLinear(peak: peak, warmup: warmup, total: total)
                                                          : .warmupCosine(peak: peak, warmup: warmup, total: total)
+    case GRADUS_SCHEDULE_PIECEWISE:
+        guard o.multiplier_count >= 1, o.multiplier_count <= maxMultipliers else {
+            throw .invalidArgument("multiplier_count is \(o.multiplier_count); PIECEWISE needs 1...2^28 multipliers")
+        }
+        let m = Array(UnsafeBufferPointer(start: try require(o.multipliers, "options->multipliers"), count: o.multiplier_count))
+        guard m.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw .invalidArgument("PIECEWISE multipliers must be finite and >= 0") }
+        s = .piecewise(peak: peak, multipliers: m)
     default: throw .invalidArgument("schedule \(o.schedule) is not a GRADUS_SCHEDULE_* value")
     }
     return try s.validated()
@@ -99,7 +110,8 @@ private func scheduleArg(_ o: gradus_optimizer_options, peak: Double) throws(Gra
 /// The catalog's ScheduleSpec for a validated schedule (the catalog applies the peak itself).
 private func scheduleSpec(_ s: Schedule) -> ScheduleSpec {
     switch s {
-    case .constant, .piecewise: return .constant
+    case .constant: return .constant
+    case .piecewise(_, let m): return .piecewise(multipliers: m)
     case .step(_, let n, let g): return .step(stepSize: n, gamma: g)
     case .linear(_, let t): return .linear(total: t)
     case .warmupLinear(_, let w, let t): return .warmupLinear(warmup: w, total: t)
@@ -119,7 +131,10 @@ private func makeOptimizer(_ kind: gradus_optimizer_kind, _ params: [Tensor],
         guard size >= optimizerOptionsV1Size, size <= 65536 else {
             throw .invalidArgument("options->struct_size is \(size); fill it with gradus_optimizer_options_init")
         }
-        o = options.pointee
+        // The caller's fields over the defaults: an older struct leaves the newer fields at their defaults.
+        withUnsafeMutableBytes(of: &o) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: options, count: Swift.min(size, optimizerOptionsSize)))
+        }
     }
     guard o.hparam_count <= maxHparamCount else { throw .invalidArgument("hparam_count is \(o.hparam_count); at most \(maxHparamCount)") }
     var lr = o.lr
@@ -146,8 +161,21 @@ private func makeOptimizer(_ kind: gradus_optimizer_kind, _ params: [Tensor],
 @c @implementation public func gradus_optimizer_options_init(_ options: UnsafeMutablePointer<gradus_optimizer_options>?) {
     guard let options else { return }
     options.pointee = gradus_optimizer_options(
-        struct_size: optimizerOptionsV1Size, lr: 1e-3, schedule: GRADUS_SCHEDULE_CONSTANT, warmup_steps: 0, total_steps: 1,
-        step_size: 1000, gamma: 0.1, min_lr: 0, hparam_keys: nil, hparam_values: nil, hparam_count: 0)
+        struct_size: optimizerOptionsSize, lr: 1e-3, schedule: GRADUS_SCHEDULE_CONSTANT, warmup_steps: 0, total_steps: 1,
+        step_size: 1000, gamma: 0.1, min_lr: 0, hparam_keys: nil, hparam_values: nil, hparam_count: 0,
+        multipliers: nil, multiplier_count: 0)
+}
+
+@c @implementation public func gradus_schedule_refine(_ g: UnsafePointer<Double>?, _ count: Int, _ power: Double, _ tau: Double,
+                                                       _ out: UnsafeMutablePointer<Double>?) -> gradus_status {
+    guarded { () throws(GradusError) in
+        let g = try require(g, "g"), out = try require(out, "out")
+        guard count >= 2, count <= maxMultipliers else { throw .invalidArgument("count is \(count); refinement needs 2...2^28 norms") }
+        guard power.isFinite else { throw .invalidArgument("power must be finite, got \(power)") }
+        guard tau.isFinite, tau >= 0 else { throw .invalidArgument("tau must be finite and >= 0, got \(tau)") }
+        let r = try Schedule.refined(gradientNorms: Array(UnsafeBufferPointer(start: g, count: count)), power: power, tau: tau)
+        for t in 0..<count { out[t] = r.schedule[t] }
+    }
 }
 
 @c @implementation public func gradus_optimizer_create(

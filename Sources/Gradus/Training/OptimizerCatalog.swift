@@ -122,6 +122,8 @@ public enum ScheduleSpec: Sendable, Equatable {
     case warmupLinear(warmup: Int, total: Int)
     case cosine(total: Int, minimum: Double)
     case warmupCosine(warmup: Int, total: Int)
+    /// `peak·multipliers[min(t, count − 1)]`, e.g. a refined schedule (`Schedule.refined`).
+    case piecewise(multipliers: [Double])
 
     /// Parses `constant | step | linear | warmup-linear | cosine | warmup-cosine`.
     public static func named(_ name: String, warmup: Int = 0, total: Int = 1, stepSize: Int = 1000, gamma: Double = 0.1) throws(GradusError) -> ScheduleSpec {
@@ -145,6 +147,7 @@ public enum ScheduleSpec: Sendable, Equatable {
         case .warmupLinear(let w, let t): s = .warmupLinear(peak: peak, warmup: w, total: t)
         case .cosine(let t, let m): s = .cosine(peak: peak, total: t, minimum: m)
         case .warmupCosine(let w, let t): s = .warmupCosine(peak: peak, warmup: w, total: t)
+        case .piecewise(let m): s = .piecewise(peak: peak, multipliers: m)
         }
         return try s.validated()
     }

@@ -336,8 +336,40 @@ static void bad_optimizers(void) {
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
     o.lr = nan;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
-    gradus_optimizer_options_init(&o); o.schedule = 6;
+    gradus_optimizer_options_init(&o); o.schedule = 7;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+    {   /* PIECEWISE multipliers; schedule refinement */
+        double m[3] = { 1, 0.5, 0.25 }, g[4] = { 3, 2, 1, 0.5 }, out[4], inf = 1.0 / 0.0;
+        o.schedule = GRADUS_SCHEDULE_PIECEWISE;                          /* no multipliers */
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+        o.multiplier_count = 3;                                          /* NULL multipliers */
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+        o.multipliers = m; o.multiplier_count = (size_t)1 << 40;         /* too many */
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+        o.multiplier_count = 3; m[1] = nan;
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+        m[1] = -0.5;
+        EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
+        m[1] = 0.5;
+        EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt));
+        EXPECT_OK(gradus_optimizer_destroy(opt)); opt = NULL;
+        EXPECT_STATUS(gradus_schedule_refine(NULL, 4, 2, 0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 0.1, NULL), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 1, 2, 0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, (size_t)-1, 2, 0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, inf, 0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, -0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, nan, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 1e300, out), INVALID);
+        g[2] = 0;
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 0.1, out), INVALID);
+        g[2] = nan;
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 0.1, out), INVALID);
+        g[2] = 1;
+        EXPECT_OK(gradus_schedule_refine(g, 4, 2, 0.1, g));              /* out may be g */
+        EXPECT(g[0] > 0 && g[3] == 0);
+    }
+    gradus_optimizer_options_init(&o);
     o.schedule = GRADUS_SCHEDULE_WARMUP_COSINE; o.warmup_steps = 11; o.total_steps = 10;
     EXPECT_STATUS(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 1, &o, &opt), INVALID);
     o.warmup_steps = -1;

@@ -363,6 +363,38 @@ static void test_optimizer(void) {
         EXPECT_OK(gradus_optimizer_step(opt));
         EXPECT_OK(gradus_optimizer_destroy(opt));
     }
+    /* schedule refinement (spec §6.1) into a PIECEWISE schedule. tau·n = 0.6 < 2: width 1, no smoothing, so
+     * w_t = g_t^-2 and eta_t = w_t·sum_{q>t} w_q, normalised to a maximum of 1 */
+    {
+        const double norms[6] = { 4.0, 3.0, 2.5, 2.0, 1.5, 1.0 };
+        double sched[6], want[6], tail = 0, top = 0;
+        int t;
+        for (t = 5; t >= 0; t--) { want[t] = tail / (norms[t] * norms[t]); tail += 1 / (norms[t] * norms[t]); }
+        for (t = 0; t < 6; t++) if (want[t] > top) top = want[t];
+        EXPECT_OK(gradus_schedule_refine(norms, 6, 2.0, 0.1, sched));
+        for (t = 0; t < 6; t++) EXPECT(fabs(sched[t] - want[t] / top) <= 1e-12);
+        EXPECT(sched[5] == 0);
+        o.lr = 0.1; o.schedule = GRADUS_SCHEDULE_PIECEWISE; o.multipliers = sched; o.multiplier_count = 6;
+        EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 2, &o, &opt));
+        for (t = 0; t < 8; t++) {
+            EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
+            EXPECT(fabs(lr - 0.1 * sched[t < 6 ? t : 5]) <= 1e-15);
+            EXPECT_OK(gradus_optimizer_step(opt));
+        }
+        EXPECT_OK(gradus_optimizer_destroy(opt));
+        /* a caller built against 0.1.0 passes the struct without the multipliers: it works, and fields past its
+         * struct_size are not read (here they would make the PIECEWISE schedule valid) */
+        gradus_optimizer_options_init(&o);
+        o.struct_size = offsetof(gradus_optimizer_options, multipliers);
+        o.lr = 0.2;
+        EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 2, &o, &opt));
+        EXPECT_OK(gradus_optimizer_get_lr(opt, &lr));
+        EXPECT(lr == 0.2);
+        EXPECT_OK(gradus_optimizer_destroy(opt));
+        o.schedule = GRADUS_SCHEDULE_PIECEWISE; o.multipliers = sched; o.multiplier_count = 6;
+        EXPECT(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 2, &o, &opt) == GRADUS_STATUS_INVALID_ARGUMENT);
+        gradus_optimizer_options_init(&o);
+    }
     gradus_tensor_destroy(w); gradus_tensor_destroy(b);
     EXPECT_OK(gradus_dataset_destroy(ds));
     EXPECT_OK(gradus_model_destroy(model));

@@ -86,7 +86,7 @@ SYNTHETIC_TWO_MOONS, SYNTHETIC_SPIRALS, SYNTHETIC_XOR, SYNTHETIC_MIXTURE = range
  HPARAM_WARMUP_STEPS, HPARAM_THRESHOLD, HPARAM_INTERVAL, HPARAM_GAMMA1, HPARAM_GAMMA2, HPARAM_GAMMA3,
  HPARAM_TOTAL_STEPS, HPARAM_RESET_INTERVAL, HPARAM_MIN_8BIT_SIZE) = range(22)
 (SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_LINEAR, SCHEDULE_WARMUP_LINEAR, SCHEDULE_COSINE,
- SCHEDULE_WARMUP_COSINE) = range(6)
+ SCHEDULE_WARMUP_COSINE, SCHEDULE_PIECEWISE) = range(7)
 QUANT_FORMAT_INT, QUANT_FORMAT_FP4_E2M1, QUANT_FORMAT_MXFP4, QUANT_FORMAT_NF4, QUANT_FORMAT_BNB_FP4 = range(5)
 QUANT_PER_TENSOR, QUANT_PER_CHANNEL, QUANT_PER_GROUP = range(3)
 QUANT_ESTIMATOR_STE, QUANT_ESTIMATOR_CLIPPED_STE, QUANT_ESTIMATOR_RESTE = range(3)
@@ -166,6 +166,8 @@ class gradus_optimizer_options(_Struct):
         ("hparam_keys", POINTER(gradus_hparam)),
         ("hparam_values", POINTER(c_double)),
         ("hparam_count", c_size_t),
+        ("multipliers", POINTER(c_double)),
+        ("multiplier_count", c_size_t),
     ]
 
 
@@ -378,6 +380,7 @@ _FUNCTIONS = {
     "gradus_optimizer_set_hparam": (gradus_status, [gradus_optimizer, gradus_hparam, c_double]),
     "gradus_optimizer_get_hparam": (gradus_status, [gradus_optimizer, gradus_hparam, POINTER(c_double)]),
     "gradus_optimizer_get_lr": (gradus_status, [gradus_optimizer, POINTER(c_double)]),
+    "gradus_schedule_refine": (gradus_status, [POINTER(c_double), c_size_t, c_double, c_double, POINTER(c_double)]),
     "gradus_optimizer_step_count": (gradus_status, [gradus_optimizer, _I64P]),
     "gradus_optimizer_state_count": (gradus_status, [gradus_optimizer, POINTER(c_size_t)]),
     "gradus_optimizer_state_name": (gradus_status, [gradus_optimizer, c_size_t, POINTER(c_char), c_size_t,

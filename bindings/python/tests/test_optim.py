@@ -249,6 +249,36 @@ def test_schedulers_follow_their_closed_forms():
         lr_scheduler.WarmupCosineLR(optim.SGD([gradus.zeros((1,))]), warmup_steps=5, total_steps=3)
 
 
+def golden_refinement_cases():
+    import json
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[3] / "Tests" / "Fixtures" / "optimizers.json"
+    return [c for c in json.loads(path.read_text())["cases"] if c["kind"] == "lr_refinement"]
+
+
+def test_refine_matches_the_golden_schedules_and_drives_piecewise_lr():
+    cases = golden_refinement_cases()
+    assert len(cases) == 2
+    for c in cases:
+        h = c["hyperparameters"]
+        got = lr_scheduler.refine(np.array(c["gradient_norms"]), power=h["power"], tau=h["tau"])
+        np.testing.assert_allclose(got, c["schedule"], rtol=1e-9, atol=1e-12)
+    values = schedule_values(lr_scheduler.PiecewiseLR, 7, multipliers=got[:5])
+    np.testing.assert_allclose(values, list(got[:5]) + [got[4]] * 2)
+
+
+def test_refine_and_piecewise_reject_bad_input():
+    for norms, kw in [([1.0], {}), ([], {}), ([1.0, 0.0, 2.0], {}), ([1.0, float("nan")], {}),
+                      ([1.0, 2.0], {"power": float("inf")}), ([1.0, 2.0], {"tau": -1.0}),
+                      ([1.0, 2.0], {"tau": float("nan")}), ([1.0, 2.0], {"tau": 1e300})]:
+        with pytest.raises(errors.GradusError):
+            lr_scheduler.refine(norms, **kw)
+    opt = optim.SGD([gradus.zeros((1,))])
+    for bad in [[], [1.0, float("nan")], [-1.0]]:
+        with pytest.raises(ValueError):
+            lr_scheduler.PiecewiseLR(opt, bad)
+
+
 def test_scheduler_with_adamw_trains():
     ds = gradus.data.synthetic("moons", 256, seed=3)
     m = make_model(seed=1)

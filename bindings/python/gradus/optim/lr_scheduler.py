@@ -3,8 +3,13 @@
 A scheduler sets ``param_group["lr"]`` (which writes through to the library) to ``f(t)`` for t = 0, 1, ...:
 construct it after the optimizer (t = 0 is applied at once), call ``step()`` after each ``optimizer.step()``.
 The closed forms are those of the library's GRADUS_SCHEDULE_* kinds (and of PyTorch's chainable forms).
+``refine`` derives a schedule from a previous run's gradient norms (the library's gradus_schedule_refine);
+``PiecewiseLR`` applies it.
 """
+import ctypes
 import math
+
+from .. import _ffi
 
 
 class LRScheduler:
@@ -131,5 +136,35 @@ class WarmupCosineLR(_Warmup):
         return base_lr * max(0.0, (1 + math.cos(math.pi * p)) / 2)
 
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "StepLR", "WarmupCosineLR",
-           "WarmupLinearLR"]
+class PiecewiseLR(LRScheduler):
+    """lr = base_lr * multipliers[min(t, len(multipliers) - 1)] (GRADUS_SCHEDULE_PIECEWISE), e.g. the output of
+    ``refine``. The multipliers are copied; they must be finite, >= 0, and at least one."""
+
+    def __init__(self, optimizer, multipliers, last_epoch=-1):
+        m = [float(v) for v in multipliers]
+        if not m or not all(math.isfinite(v) and v >= 0 for v in m):
+            raise ValueError("multipliers must be a non-empty sequence of finite values >= 0")
+        self.multipliers = m
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, t, base_lr):
+        return base_lr * self.multipliers[min(t, len(self.multipliers) - 1)]
+
+
+def refine(gradient_norms, power=2.0, tau=0.1):
+    """Schedule refinement (Defazio et al., "When, Why and How Much?"): learning-rate multipliers for a new run
+    from the gradient norms logged in a previous run of the same setup, one per norm, with maximum 1 and a last
+    value of 0. Use l2 norms with power 2 for SGD-type optimizers, l1 norms with power 1 for Adam-type; tau is the
+    median filter's width as a fraction of the run (0.1 as the paper). Returns a list of floats; pass it to
+    ``PiecewiseLR``. Raises GradusError (INVALID_ARGUMENT) for fewer than 2 norms, a norm that is not finite and
+    positive, a power that is not finite, or a tau that is negative or not finite."""
+    norms = [float(v) for v in gradient_norms]
+    n = len(norms)
+    g = (ctypes.c_double * max(n, 1))(*norms)
+    out = (ctypes.c_double * max(n, 1))()
+    _ffi.check(_ffi.gradus_schedule_refine(g, n, float(power), float(tau), out))
+    return list(out[:n])
+
+
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "PiecewiseLR", "StepLR",
+           "WarmupCosineLR", "WarmupLinearLR", "refine"]
