@@ -112,6 +112,40 @@ import Testing
         try checkModuleGradients(bn, input: randn([3, 2, 2, 3], seed: 37))
     }
 
+    /// The fused first-order backward and the recorded one (taken when the gradient is itself recorded) agree, and
+    /// the recorded one differentiates again, through several chunks and the affine weight.
+    @Test func fusedAndRecordedBackwardsAgree() throws {
+        let gb = try GhostBatchNorm(3, ghostBatchSize: 2, dtype: .float64)
+        GradMode.withoutGrad {
+            Kernels.copy(from: randn([3], seed: 50), to: gb.weight!)
+            Kernels.copy(from: randn([3], seed: 51), to: gb.bias!)
+        }
+        let x = randn([5, 3, 2], seed: 52).requiringGrad(), dy = randn([5, 3, 2], seed: 53)
+        let wrt = [x, gb.weight!, gb.bias!]
+        let fused = try Tensor.gradients(of: [try gb(x)], wrt: wrt, gradOutputs: [dy])
+        let recorded = try Tensor.gradients(of: [try gb(x)], wrt: wrt, gradOutputs: [dy], createGraph: true)
+        #expect(!fused[0].requiresGrad && recorded[0].requiresGrad)
+        for (a, b) in zip(fused, recorded) { #expect(maxAbsDifference(a, b) < 1e-13) }
+        let report = try gradgradcheck({ t in try gb(t[0]).square() }, inputs: [randn([5, 3, 2], seed: 54)])
+        #expect(report.comparisons == 30)
+    }
+
+    /// Float32 batch norm of chunks with two values per channel: ∂x is a near-total cancellation, which the fused
+    /// kernel computes in Double and rounds once, so it matches the float64 layer to float32 rounding.
+    @Test func float32TinyChunksMatchFloat64() throws {
+        // Float32-representable inputs, so the two layers see the same numbers.
+        let x64 = randn([6, 4], seed: 55).to(.float32).to(.float64), dy64 = randn([6, 4], seed: 56).to(.float32).to(.float64)
+        var results: [[Double]] = []
+        for dtype in [DType.float64, .float32] {
+            let gb = try GhostBatchNorm(4, ghostBatchSize: 2, eps: 1e-5, dtype: dtype)
+            let x = x64.to(dtype).requiringGrad()
+            let g = try Tensor.gradients(of: [try gb(x)], wrt: [x], gradOutputs: [dy64.to(dtype)])[0]
+            results.append(g.scalars(as: Double.self))
+        }
+        let reference = results[0].map { Double(Float($0)) }
+        for (a, b) in zip(results[1], reference) { #expect(abs(a - b) <= 1e-6 * abs(b) + 1e-12, "\(a) vs \(b)") }
+    }
+
     @Test func ghostBatchChunks() throws {
         #expect(GhostBatchNorm.chunkSizes(batch: 10, ghostBatchSize: 4) == [5, 5])
         #expect(GhostBatchNorm.chunkSizes(batch: 13, ghostBatchSize: 4) == [5, 5, 3])

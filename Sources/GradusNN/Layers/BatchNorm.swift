@@ -53,28 +53,105 @@ struct BatchNormCore {
         }
     }
 
-    /// Training-mode normalisation of one batch: biased batch statistics normalise `x`; the running
-    /// statistics (when tracked) move by `momentum` toward the batch mean and the *unbiased* variance,
-    /// as PyTorch. Throws when a channel has a single value.
-    func normalizeTraining(_ x: Tensor, _ what: String) throws(GradusError) -> Tensor {
-        let axes = [0] + Array(2..<x.rank)
-        let n = x.count / features
-        guard n > 1 else { throw .invalidArgument("\(what): need more than one value per channel in training, input \(x.shape)") }
-        let mean = try x.mean(axes: axes, keepDims: true)
-        let centered = try x - mean
-        let variance = try centered.square().mean(axes: axes, keepDims: true)
-        if let runningMean, let runningVar, let batchesTracked {
-            try GradMode.withoutGrad { () throws(GradusError) in
-                let m = momentum
-                let newMean = try runningMean * (1 - m) + mean.detached().reshaped([features]) * m
-                let unbiased = try variance.detached().reshaped([features]) * (Double(n) / Double(n - 1))
-                let newVar = try runningVar * (1 - m) + unbiased * m
-                Kernels.copy(from: newMean, to: runningMean)
-                Kernels.copy(from: newVar, to: runningVar)
-                Kernels.copy(from: batchesTracked + 1, to: batchesTracked)
-            }
+    /// Training-mode normalisation of a batch cut into consecutive row `chunks` (one chunk: plain batch norm):
+    /// each chunk is normalised with its own biased statistics; the running statistics (when tracked) move once
+    /// per chunk, in order, by `momentum` toward the chunk mean and *unbiased* variance, as PyTorch. One fused
+    /// kernel (`BatchNormKernel`, statistics in Double); the backward is the fused first-order kernel, or, when the
+    /// gradient itself is recorded (`createGraph`), the same formula in differentiable ops. Throws when a chunk has
+    /// a single value per channel.
+    func normalizeTraining(_ x: Tensor, chunks: [Int], _ what: String) throws(GradusError) -> Tensor {
+        let spatial = x.shape.dropFirst(2).reduce(1, *)
+        guard !chunks.isEmpty, chunks.reduce(0, +) == x.shape[0] else {
+            throw .shapeMismatch("\(what): chunks \(chunks) do not cover a batch of \(x.shape[0])")
         }
-        return try affine(centered / (variance + eps).sqrt())
+        guard let smallest = chunks.min(), smallest * spatial > 1 else {
+            throw .invalidArgument("\(what): need more than one value per channel in training, input \(x.shape)"
+                                   + (chunks.count > 1 ? ", chunks \(chunks)" : ""))
+        }
+        let layout = BatchNormKernel.Layout(chunks: chunks, channels: features, spatial: spatial)
+        let xc = GradMode.withoutGrad { x.contiguous() }
+        let y = Tensor.uninitializedContiguous(x.shape, dtype: x.dtype)
+        let stats: BatchNormKernel.Statistics
+        switch x.dtype {
+        case .float32: stats = forward(xc, y, layout, Float.self)
+        case .float64: stats = forward(xc, y, layout, Double.self)
+        }
+        if runningMean != nil { updateRunningStatistics(stats, layout) }
+        let inputs = [x] + [weight, bias].compactMap { $0 }
+        let hasWeight = weight != nil, hasBias = bias != nil
+        return Tensor.custom(name: "batch_norm", inputs: inputs, output: y) { g throws(GradusError) in
+            let grads = GradMode.isEnabled ? try recordedBackward(x, g, chunks)
+                                           : try fusedBackward(xc, g, stats, layout)
+            return [grads.dx] + (hasWeight ? [grads.dgamma] : []) + (hasBias ? [grads.dbeta] : [])
+        }
+    }
+
+    private func forward<T: TensorScalar>(_ x: Tensor, _ y: Tensor, _ layout: BatchNormKernel.Layout,
+                                          _: T.Type) -> BatchNormKernel.Statistics {
+        let stats = BatchNormKernel.statistics(UnsafePointer(x.basePointer(as: T.self)), layout)
+        BatchNormKernel.normalize(UnsafePointer(x.basePointer(as: T.self)), into: y.basePointer(as: T.self), stats,
+                                  gamma: weight.map { UnsafePointer($0.basePointer(as: T.self)) },
+                                  beta: bias.map { UnsafePointer($0.basePointer(as: T.self)) }, eps: eps, layout)
+        return stats
+    }
+
+    /// r ← (1 − m)·r + m·stat once per chunk in order (in Double, rounded once per chunk as PyTorch's CPU kernel).
+    private func updateRunningStatistics(_ stats: BatchNormKernel.Statistics, _ layout: BatchNormKernel.Layout) {
+        guard let runningMean, let runningVar, let batchesTracked else { return }
+        func run<T: TensorScalar>(_: T.Type) {
+            let rm = runningMean.basePointer(as: T.self), rv = runningVar.basePointer(as: T.self)
+            let m = momentum
+            for (k, rows) in layout.chunks.enumerated() {
+                let n = Double(rows * layout.spatial)
+                for c in 0..<features {
+                    let i = k * features + c
+                    rm[c] = T((1 - m) * Double(rm[c]) + m * stats.mean[i])
+                    rv[c] = T((1 - m) * Double(rv[c]) + m * stats.variance[i] * (n / (n - 1)))
+                }
+            }
+            batchesTracked.basePointer(as: T.self).pointee += T(layout.chunks.count)
+        }
+        if runningMean.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+    }
+
+    private struct Gradients { var dx: Tensor, dgamma: Tensor, dbeta: Tensor }
+
+    private func fusedBackward(_ x: Tensor, _ g: Tensor, _ stats: BatchNormKernel.Statistics,
+                               _ layout: BatchNormKernel.Layout) throws(GradusError) -> Gradients {
+        let gc = g.detached().contiguous()
+        let dx = Tensor.uninitializedContiguous(x.shape, dtype: x.dtype)
+        let dgamma = Tensor.uninitializedContiguous([features], dtype: x.dtype)
+        let dbeta = Tensor.uninitializedContiguous([features], dtype: x.dtype)
+        func run<T: TensorScalar>(_: T.Type) {
+            BatchNormKernel.backward(UnsafePointer(x.basePointer(as: T.self)), gradOutput: UnsafePointer(gc.basePointer(as: T.self)),
+                                     stats, gamma: weight.map { UnsafePointer($0.basePointer(as: T.self)) }, eps: eps, layout,
+                                     gradInput: dx.basePointer(as: T.self), dgamma: dgamma.basePointer(as: T.self),
+                                     dbeta: dbeta.basePointer(as: T.self))
+        }
+        if x.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+        return Gradients(dx: dx, dgamma: dgamma, dbeta: dbeta)
+    }
+
+    /// The backward in recorded tensor ops (statistics recomputed from `x`), so the gradient can be differentiated
+    /// again: per chunk, x̂ = (x − μ)/σ, ĝ = g·γ, ∂x = (ĝ − mean ĝ − x̂·mean(ĝ·x̂))/σ, ∂γ = Σ g·x̂, ∂β = Σ g.
+    private func recordedBackward(_ x: Tensor, _ g: Tensor, _ chunks: [Int]) throws(GradusError) -> Gradients {
+        let axes = [0] + Array(2..<x.rank), shape = channelShape(x.rank)
+        let xs = chunks.count == 1 ? [x] : try x.split(sizes: chunks, axis: 0)
+        let gs = chunks.count == 1 ? [g] : try g.split(sizes: chunks, axis: 0)
+        var dxs: [Tensor] = [], dgamma: Tensor?, dbeta: Tensor?
+        for (xk, gk) in zip(xs, gs) {
+            let centered = try xk - xk.mean(axes: axes, keepDims: true)
+            let sigma = try (centered.square().mean(axes: axes, keepDims: true) + eps).sqrt()
+            let xhat = try centered / sigma
+            let ghat = try weight.map { w throws(GradusError) in try gk * w.reshaped(shape) } ?? gk
+            let inner = try ghat - ghat.mean(axes: axes, keepDims: true)
+                - xhat * (ghat * xhat).mean(axes: axes, keepDims: true)
+            dxs.append(try inner / sigma)
+            let dg = try (gk * xhat).sum(axes: axes), db = try gk.sum(axes: axes)
+            dgamma = try dgamma.map { t throws(GradusError) in try t + dg } ?? dg
+            dbeta = try dbeta.map { t throws(GradusError) in try t + db } ?? db
+        }
+        return Gradients(dx: dxs.count == 1 ? dxs[0] : try Tensor.concat(dxs, axis: 0), dgamma: dgamma!, dbeta: dbeta!)
     }
 
     /// Evaluation-mode normalisation with the running statistics.
@@ -136,7 +213,7 @@ public final class BatchNorm: Module, @unchecked Sendable {
         if !isTraining, let rm = core.runningMean, let rv = core.runningVar {
             return try core.normalizeEval(x, runningMean: rm, runningVar: rv)
         }
-        return try core.normalizeTraining(x, what)
+        return try core.normalizeTraining(x, chunks: [x.shape[0]], what)
     }
 }
 
@@ -199,9 +276,6 @@ public final class GhostBatchNorm: Module, @unchecked Sendable {
         }
         let sizes = GhostBatchNorm.chunkSizes(batch: x.shape[0], ghostBatchSize: ghostBatchSize)
         guard !sizes.isEmpty else { throw .shapeMismatch("GhostBatchNorm: empty batch") }
-        if sizes.count == 1 { return try core.normalizeTraining(x, "GhostBatchNorm") }
-        var outputs: [Tensor] = []
-        for chunk in try x.split(sizes: sizes, axis: 0) { outputs.append(try core.normalizeTraining(chunk, "GhostBatchNorm")) }
-        return try Tensor.concat(outputs, axis: 0)
+        return try core.normalizeTraining(x, chunks: sizes, "GhostBatchNorm")
     }
 }
