@@ -5,7 +5,7 @@
 #   in a checkout (-DGradus_DIR=<repo>/cmake) -> the newest of <repo>/.build-dist/release, .build/release,
 #                                                .build/debug, and <repo>/include
 #
-#   find_package(Gradus 0.1 REQUIRED CONFIG)
+#   find_package(Gradus 0.2 REQUIRED CONFIG)
 #   target_link_libraries(app PRIVATE Gradus::gradus)   # libopenblas/libnuma come in through DT_NEEDED
 include_guard(GLOBAL)
 

@@ -48,7 +48,10 @@
  *    no-op. Handle arguments are borrowed: the library retains what it must keep.
  *  - NULL, stale, foreign and double-freed handles are detected (a live-handle registry) and reported as
  *    GRADUS_STATUS_INVALID_HANDLE; no input makes the library abort the process.
- *  - Options structs begin with `size_t struct_size` and are filled with defaults by *_options_init.
+ *  - Options structs begin with `size_t struct_size` and are filled with defaults by *_options_init, a macro
+ *    that passes the caller's sizeof to *_options_init_sized. Structs only grow by appending fields, and the
+ *    library writes and reads at most struct_size bytes, so programs built against older headers keep working
+ *    with newer libraries (the fields they lack keep their defaults). Pass a pointer to the struct itself.
  *  - Thread-safety: functions without a handle argument may be called from any thread at any time.
  *    A handle may be used by one thread at a time; distinct handles may be used concurrently.
  */
@@ -67,9 +70,9 @@ extern "C" {
 /* ======================================================================================================== */
 
 #define GRADUS_VERSION_MAJOR 0
-#define GRADUS_VERSION_MINOR 1
-#define GRADUS_VERSION_PATCH 1
-#define GRADUS_VERSION_STRING "0.1.1"
+#define GRADUS_VERSION_MINOR 2
+#define GRADUS_VERSION_PATCH 0
+#define GRADUS_VERSION_STRING "0.2.0"
 /* Bumped on any incompatible change of this header; the library's SONAME is libgradus.so.<ABI>. */
 #define GRADUS_ABI_VERSION 0
 
@@ -171,9 +174,13 @@ typedef struct gradus_context_options {
     int32_t verbose;                /* nonzero: print the plan and warnings to stderr; default 0 */
 } gradus_context_options;
 
-/* Fills *options with the defaults (and struct_size); the environment is not read. Does nothing when options
- * is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults (and struct_size); the environment is not read. Thread-safe. Called as
+ * gradus_context_options_init(&o) (the macro passes sizeof; see "Options structs" above). Returns OK;
+ * INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_context_options_init_sized(gradus_context_options *options, size_t options_size);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_context_options_init(gradus_context_options *options);
+#define gradus_context_options_init(options) gradus_context_options_init_sized((options), sizeof *(options))
 
 /* Replaces the runtime's configuration: stops the workers, plans again, starts new ones, applies the BLAS
  * thread count. Waits for parallel work in flight; call it between training steps. Thread-safe.
@@ -390,8 +397,14 @@ typedef struct gradus_layer_options {
     double p;                /* DROPOUT: drop probability in [0, 1) (default 0.5) */
 } gradus_layer_options;
 
-/* Fills *options with the defaults for `kind`. Does nothing when options is NULL. Cannot fail. */
+/* Fills *options with the defaults for `kind`. Thread-safe. Called as gradus_layer_options_init(&o, kind) (the
+ * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too
+ * small). */
+gradus_status gradus_layer_options_init_sized(gradus_layer_options *options, size_t options_size,
+    gradus_layer_kind kind);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_layer_options_init(gradus_layer_options *options, gradus_layer_kind kind);
+#define gradus_layer_options_init(options, kind) gradus_layer_options_init_sized((options), sizeof *(options), (kind))
 
 /* Builds a sequential model from `count` layer specs; parameters are initialised (Kaiming-uniform, like
  * PyTorch) from `seed`, in dtype. Parameter names are "<layer index>.weight", "<layer index>.bias", ...
@@ -616,13 +629,18 @@ typedef struct gradus_optimizer_options {
     const gradus_hparam *hparam_keys;   /* hparam_count keys (borrowed for the call); NULL when the count is 0 */
     const double *hparam_values;        /* their values; a key the kind does not list is INVALID_ARGUMENT */
     size_t hparam_count;                /* at most 64; later entries win over earlier ones */
-    /* Since 0.1.1 (a caller built against 0.1.0 passes the smaller struct_size, and these keep their defaults). */
+    /* Since 0.1.1 (a caller built against 0.1.0 passes the smaller struct_size, and these keep their defaults; a
+     * 0.1.1 program must be rebuilt with this header to set them: its unsized init call fills the 0.1.0 layout). */
     const double *multipliers;       /* PIECEWISE: multiplier_count finite values, copied at creation; default NULL */
     size_t multiplier_count;         /* PIECEWISE: 1..2^28; default 0 */
 } gradus_optimizer_options;
 
-/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults. Thread-safe. Called as gradus_optimizer_options_init(&o) (the macro passes
+ * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_optimizer_options_init_sized(gradus_optimizer_options *options, size_t options_size);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_optimizer_options_init(gradus_optimizer_options *options);
+#define gradus_optimizer_options_init(options) gradus_optimizer_options_init_sized((options), sizeof *(options))
 
 /* Schedule refinement (Defazio et al., "When, Why and How Much?", optimizers spec §6.1): from the gradient norms
  * g[0..count) logged in a previous run of the same setup, the learning-rate multipliers out[0..count) for a new run:
@@ -742,9 +760,13 @@ typedef struct gradus_quant_options {
     double reste_t;                       /* RESTE: finite, > 0; default 1.5 */
 } gradus_quant_options;
 
-/* Fills *options with the defaults (INT8, symmetric, per tensor, round to nearest even, STE). Does nothing when
- * options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults (INT8, symmetric, per tensor, round to nearest even, STE). Thread-safe. Called
+ * as gradus_quant_options_init(&o) (the macro passes sizeof; see "Options structs" above). Returns OK;
+ * INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_quant_options_init_sized(gradus_quant_options *options, size_t options_size);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_quant_options_init(gradus_quant_options *options);
+#define gradus_quant_options_init(options) gradus_quant_options_init_sized((options), sizeof *(options))
 
 /* out = dequant(quant(x)) per options, recorded for autodiff with the configured estimator as its backward.
  * Returns OK, INVALID_HANDLE, INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown enum value, bits
@@ -829,9 +851,15 @@ typedef struct gradus_noise_schedule_options {
                                           default 1 */
 } gradus_noise_schedule_options;
 
-/* Fills *options with the defaults for `kind` (an unknown kind is kept and rejected by create). Does nothing
- * when options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults for `kind` (an unknown kind is kept and rejected by create). Thread-safe. Called
+ * as gradus_noise_schedule_options_init(&o, kind) (the macro passes sizeof; see "Options structs" above). Returns
+ * OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_noise_schedule_options_init_sized(gradus_noise_schedule_options *options, size_t options_size,
+    gradus_noise_schedule_kind kind);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_noise_schedule_options_init(gradus_noise_schedule_options *options, gradus_noise_schedule_kind kind);
+#define gradus_noise_schedule_options_init(options, kind) \
+    gradus_noise_schedule_options_init_sized((options), sizeof *(options), (kind))
 /* Builds a schedule. Returns OK; INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown enum value, a
  * value outside the bounds above or not finite, zero terminal SNR with EPSILON or FLOW). */
 gradus_status gradus_noise_schedule_create(const gradus_noise_schedule_options *options, gradus_noise_schedule *out);
@@ -865,8 +893,15 @@ typedef struct gradus_denoiser_options {
     int64_t base_width;        /* CONV: channels of the first level, 1..4096; default 16 */
 } gradus_denoiser_options;
 
-/* Fills *options with the defaults for `kind`. Does nothing when options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults for `kind`. Thread-safe. Called as gradus_denoiser_options_init(&o, kind) (the
+ * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too
+ * small). */
+gradus_status gradus_denoiser_options_init_sized(gradus_denoiser_options *options, size_t options_size,
+    gradus_denoiser_kind kind);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_denoiser_options_init(gradus_denoiser_options *options, gradus_denoiser_kind kind);
+#define gradus_denoiser_options_init(options, kind) \
+    gradus_denoiser_options_init_sized((options), sizeof *(options), (kind))
 /* Builds a denoiser with parameters initialised from `seed` in dtype, as a new gradus_model. Parameter names are
  * the layers' ("conditioning.time1.weight", "input.weight", "conv_in.weight", ...).
  * Returns OK; INVALID_ARGUMENT (NULL options/out, bad struct_size, unknown kind or dtype, a size outside the bounds
@@ -890,8 +925,13 @@ typedef struct gradus_diffusion_train_options {
     uint64_t seed;           /* batches, timesteps, noise and dropout are drawn from it; default 0 */
 } gradus_diffusion_train_options;
 
-/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults. Thread-safe. Called as gradus_diffusion_train_options_init(&o) (the macro
+ * passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_diffusion_train_options_init_sized(gradus_diffusion_train_options *options, size_t options_size);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_diffusion_train_options_init(gradus_diffusion_train_options *options);
+#define gradus_diffusion_train_options_init(options) \
+    gradus_diffusion_train_options_init_sized((options), sizeof *(options))
 /* Trains a denoiser: each step draws a batch of (x, labels), drops labels to the null label with probability
  * label_dropout, noises the batch at random timesteps of the schedule (or flow times), and takes one optimizer
  * step on the plain MSE against the schedule's target (the model's gradients are cleared before each backward).
@@ -954,9 +994,15 @@ typedef struct gradus_sample_options {
     uint64_t seed;                            /* the initial noise and every step's noise; default 0 */
 } gradus_sample_options;
 
-/* Fills *options with the defaults for the guidance kind. Does nothing when options is NULL. Thread-safe;
- * cannot fail. */
+/* Fills *options with the defaults for the guidance kind. Thread-safe. Called as gradus_sample_options_init(&o,
+ * guidance) (the macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options,
+ * options_size too small). */
+gradus_status gradus_sample_options_init_sized(gradus_sample_options *options, size_t options_size,
+    gradus_guidance_kind guidance);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_sample_options_init(gradus_sample_options *options, gradus_guidance_kind guidance);
+#define gradus_sample_options_init(options, guidance) \
+    gradus_sample_options_init_sized((options), sizeof *(options), (guidance))
 /* Draws count samples, one per label (0..num_classes-1, or num_classes for an unconditional sample), from the
  * denoiser under the schedule: a new float32 tensor (count, sample shape...) in *out (sampling runs in float32;
  * the model runs in its dtype, without recording). options may be NULL (DDIM, CFG at 7.5). The same arguments
@@ -979,8 +1025,12 @@ typedef struct gradus_image_grid_options {
     double plot_extent;   /* points: the plot covers [-extent, extent]^2, finite, > 0; default 4 */
 } gradus_image_grid_options;
 
-/* Fills *options with the defaults. Does nothing when options is NULL. Thread-safe; cannot fail. */
+/* Fills *options with the defaults. Thread-safe. Called as gradus_image_grid_options_init(&o) (the macro passes
+ * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+gradus_status gradus_image_grid_options_init_sized(gradus_image_grid_options *options, size_t options_size);
+/* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_image_grid_options_init(gradus_image_grid_options *options);
+#define gradus_image_grid_options_init(options) gradus_image_grid_options_init_sized((options), sizeof *(options))
 /* Writes samples as a PNG: images (N, C, H, W) with C = 1 (gray) or 3 (RGB) as a grid of tiles, or 2-D points
  * (N, 2) as a scatter plot coloured by label (labels may be NULL: black; else count == N, labels >= 0).
  * options may be NULL (the defaults). The file is replaced. Returns OK; INVALID_HANDLE; INVALID_ARGUMENT (path

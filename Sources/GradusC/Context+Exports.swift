@@ -57,13 +57,21 @@ private func runtimeOptions(_ pointer: UnsafePointer<gradus_context_options>?) t
     return r
 }
 
+private func contextDefaults() -> gradus_context_options {
+    gradus_context_options(
+        struct_size: MemoryLayout<gradus_context_options>.size, num_threads: 0, numa_policy: GRADUS_NUMA_POLICY_AUTO,
+        pin_mode: GRADUS_PIN_MODE_AUTO, wait_policy: GRADUS_WAIT_POLICY_AUTO,
+        spin_us: Int32(RuntimeOptions().spinMicroseconds), blas_threads: 0, cpus: nil, cpu_count: 0, verbose: 0)
+}
+
 @c @implementation public func gradus_context_options_init(_ options: UnsafeMutablePointer<gradus_context_options>?) {
     guard let options else { return }
-    let d = RuntimeOptions()
-    options.pointee = gradus_context_options(
-        struct_size: contextOptionsV1Size, num_threads: 0, numa_policy: GRADUS_NUMA_POLICY_AUTO,
-        pin_mode: GRADUS_PIN_MODE_AUTO, wait_policy: GRADUS_WAIT_POLICY_AUTO,
-        spin_us: Int32(d.spinMicroseconds), blas_threads: 0, cpus: nil, cpu_count: 0, verbose: 0)
+    OptionsStruct.write(contextDefaults(), to: options, bytes: contextOptionsV1Size)
+}
+
+@c @implementation public func gradus_context_options_init_sized(_ options: UnsafeMutablePointer<gradus_context_options>?,
+                                                                  _ size: Int) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: contextOptionsV1Size, defaults: contextDefaults(), "gradus_context_options")
 }
 
 @c @implementation public func gradus_context_configure(_ options: UnsafePointer<gradus_context_options>?) -> gradus_status {

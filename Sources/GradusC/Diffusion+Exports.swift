@@ -37,8 +37,19 @@ private let maxParameters = 1 << 31
     _ options: UnsafeMutablePointer<gradus_noise_schedule_options>?, _ kind: gradus_noise_schedule_kind
 ) {
     guard let options else { return }
+    OptionsStruct.write(scheduleDefaults(kind), to: options, bytes: MemoryLayout<gradus_noise_schedule_options>.size)
+}
+
+@c @implementation public func gradus_noise_schedule_options_init_sized(
+    _ options: UnsafeMutablePointer<gradus_noise_schedule_options>?, _ size: Int, _ kind: gradus_noise_schedule_kind
+) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: MemoryLayout<gradus_noise_schedule_options>.size,
+                             defaults: scheduleDefaults(kind), "gradus_noise_schedule_options")
+}
+
+private func scheduleDefaults(_ kind: gradus_noise_schedule_kind) -> gradus_noise_schedule_options {
     let scaled = kind == GRADUS_NOISE_SCHEDULE_SCALED_LINEAR
-    options.pointee = gradus_noise_schedule_options(
+    return gradus_noise_schedule_options(
         struct_size: MemoryLayout<gradus_noise_schedule_options>.size, kind: kind, train_steps: 1000,
         beta_start: scaled ? 0.00085 : 1e-4, beta_end: scaled ? 0.012 : 0.02, max_beta: 0.999, zero_terminal_snr: 0,
         spacing: GRADUS_TIMESTEP_SPACING_LEADING, steps_offset: 0, prediction: GRADUS_PREDICTION_EPSILON, flow_shift: 1)
@@ -145,7 +156,17 @@ func scheduleArg(_ s: gradus_noise_schedule?) throws(GradusError) -> NoiseSchedu
 @c @implementation public func gradus_denoiser_options_init(_ options: UnsafeMutablePointer<gradus_denoiser_options>?,
                                                            _ kind: gradus_denoiser_kind) {
     guard let options else { return }
-    options.pointee = gradus_denoiser_options(
+    OptionsStruct.write(denoiserDefaults(kind), to: options, bytes: MemoryLayout<gradus_denoiser_options>.size)
+}
+
+@c @implementation public func gradus_denoiser_options_init_sized(_ options: UnsafeMutablePointer<gradus_denoiser_options>?,
+                                                                 _ size: Int, _ kind: gradus_denoiser_kind) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: MemoryLayout<gradus_denoiser_options>.size,
+                             defaults: denoiserDefaults(kind), "gradus_denoiser_options")
+}
+
+private func denoiserDefaults(_ kind: gradus_denoiser_kind) -> gradus_denoiser_options {
+    gradus_denoiser_options(
         struct_size: MemoryLayout<gradus_denoiser_options>.size, kind: kind, num_classes: 10, data_dim: 2, hidden: 128,
         depth: 3, channels: 1, height: 28, width: 28, base_width: 16)
 }
@@ -243,10 +264,21 @@ private func batchArg(_ x: Tensor, _ net: any ConditionalDenoiser & Module) thro
 
 // MARK: - Training
 
+private func trainDefaults() -> gradus_diffusion_train_options {
+    gradus_diffusion_train_options(struct_size: MemoryLayout<gradus_diffusion_train_options>.size,
+                                   steps: 100, batch_size: 128, label_dropout: 0.1, seed: 0)
+}
+
 @c @implementation public func gradus_diffusion_train_options_init(_ options: UnsafeMutablePointer<gradus_diffusion_train_options>?) {
     guard let options else { return }
-    options.pointee = gradus_diffusion_train_options(struct_size: MemoryLayout<gradus_diffusion_train_options>.size,
-                                                     steps: 100, batch_size: 128, label_dropout: 0.1, seed: 0)
+    OptionsStruct.write(trainDefaults(), to: options, bytes: MemoryLayout<gradus_diffusion_train_options>.size)
+}
+
+@c @implementation public func gradus_diffusion_train_options_init_sized(
+    _ options: UnsafeMutablePointer<gradus_diffusion_train_options>?, _ size: Int
+) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: MemoryLayout<gradus_diffusion_train_options>.size,
+                             defaults: trainDefaults(), "gradus_diffusion_train_options")
 }
 
 /// Copies rows `rows` of `src` (`per` elements each, contiguous) into a new tensor `(rows.count, sampleShape...)`.
@@ -267,8 +299,7 @@ private func gatherRows<T: TensorScalar>(_ src: Tensor, _ rows: [Int], per: Int,
         let sched = try scheduleArg(schedule)
         let opt = try HandleRegistry.shared.get(optimizer, as: OptimizerBox.self, "optimizer")
         let xt = try tensorArg(x, "x")
-        var o = gradus_diffusion_train_options()
-        gradus_diffusion_train_options_init(&o)
+        var o = trainDefaults()
         if let options { o = try optionsArg(options, "options") }
         guard o.steps >= 0, o.steps <= 1 << 31 else { throw .invalidArgument("options->steps is \(o.steps); expected 0...2^31") }
         guard o.batch_size >= 0, o.batch_size <= 1 << 20 else { throw .invalidArgument("options->batch_size is \(o.batch_size); expected 0...2^20") }

@@ -11,7 +11,17 @@ private let maxPixels = 1 << 28
 @c @implementation public func gradus_sample_options_init(_ options: UnsafeMutablePointer<gradus_sample_options>?,
                                                          _ guidance: gradus_guidance_kind) {
     guard let options else { return }
-    options.pointee = gradus_sample_options(
+    OptionsStruct.write(sampleDefaults(guidance), to: options, bytes: MemoryLayout<gradus_sample_options>.size)
+}
+
+@c @implementation public func gradus_sample_options_init_sized(_ options: UnsafeMutablePointer<gradus_sample_options>?,
+                                                               _ size: Int, _ guidance: gradus_guidance_kind) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: MemoryLayout<gradus_sample_options>.size,
+                             defaults: sampleDefaults(guidance), "gradus_sample_options")
+}
+
+private func sampleDefaults(_ guidance: gradus_guidance_kind) -> gradus_sample_options {
+    gradus_sample_options(
         struct_size: MemoryLayout<gradus_sample_options>.size, sampler: GRADUS_SAMPLER_DDIM, steps: 50, eta: 0,
         guidance: guidance, scale: 7.5, formulation: GRADUS_GUIDANCE_FORMULATION_DIFFUSERS,
         guidance_rescale: guidance == GRADUS_GUIDANCE_CFG_RESCALE ? 0.7 : 0, apg_eta: 1, apg_norm_threshold: 15,
@@ -116,8 +126,7 @@ private func sample(_ net: any ConditionalDenoiser & Module, _ sched: NoiseSched
         let out = try outArg(out)
         let (_, net) = try denoiserArg(model)
         let sched = try scheduleArg(schedule)
-        var o = gradus_sample_options()
-        gradus_sample_options_init(&o, GRADUS_GUIDANCE_CFG)
+        var o = sampleDefaults(GRADUS_GUIDANCE_CFG)
         if let options { o = try optionsArg(options, "options") }
         guard count >= 1, count <= maxSamples else { throw .invalidArgument("count is \(count); expected 1...\(maxSamples)") }
         let l = try classLabelsArg(labels, count, maxLabel: net.numClasses, what: "\(net.numClasses) asks for an unconditional sample")
@@ -130,10 +139,20 @@ private func sample(_ net: any ConditionalDenoiser & Module, _ sched: NoiseSched
 
 // MARK: - Image grids
 
+private func gridDefaults() -> gradus_image_grid_options {
+    gradus_image_grid_options(struct_size: MemoryLayout<gradus_image_grid_options>.size, columns: 8,
+                              value_min: -1, value_max: 1, padding: 2, upscale: 1, plot_size: 256, plot_extent: 4)
+}
+
 @c @implementation public func gradus_image_grid_options_init(_ options: UnsafeMutablePointer<gradus_image_grid_options>?) {
     guard let options else { return }
-    options.pointee = gradus_image_grid_options(struct_size: MemoryLayout<gradus_image_grid_options>.size, columns: 8,
-                                                value_min: -1, value_max: 1, padding: 2, upscale: 1, plot_size: 256, plot_extent: 4)
+    OptionsStruct.write(gridDefaults(), to: options, bytes: MemoryLayout<gradus_image_grid_options>.size)
+}
+
+@c @implementation public func gradus_image_grid_options_init_sized(_ options: UnsafeMutablePointer<gradus_image_grid_options>?,
+                                                                   _ size: Int) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: MemoryLayout<gradus_image_grid_options>.size,
+                             defaults: gridDefaults(), "gradus_image_grid_options")
 }
 
 private func gridRaster(_ t: Tensor, labels: [Int]?, _ o: gradus_image_grid_options) throws(GradusError) -> Raster {
@@ -174,8 +193,7 @@ private func gridRaster(_ t: Tensor, labels: [Int]?, _ o: gradus_image_grid_opti
         let t = try tensorArg(samples, "samples")
         let p = String(cString: try require(path, "path"))
         guard !p.isEmpty else { throw .invalidArgument("path is empty") }
-        var o = gradus_image_grid_options()
-        gradus_image_grid_options_init(&o)
+        var o = gridDefaults()
         if let options { o = try optionsArg(options, "options") }
         guard o.columns >= 1, o.columns <= 4096 else { throw .invalidArgument("options->columns is \(o.columns); expected 1...4096") }
         guard o.padding >= 0, o.padding <= 64 else { throw .invalidArgument("options->padding is \(o.padding); expected 0...64") }

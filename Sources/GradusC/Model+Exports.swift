@@ -5,9 +5,18 @@ import _GradusShims
 private let layerOptionsV1Size = MemoryLayout<gradus_layer_options>.size
 private let maxFeatures: Int64 = 1 << 28
 
+private func layerDefaults(_ kind: gradus_layer_kind) -> gradus_layer_options {
+    gradus_layer_options(struct_size: MemoryLayout<gradus_layer_options>.size, kind: kind, in_features: 0, out_features: 0, bias: 1, p: 0.5)
+}
+
 @c @implementation public func gradus_layer_options_init(_ options: UnsafeMutablePointer<gradus_layer_options>?, _ kind: gradus_layer_kind) {
     guard let options else { return }
-    options.pointee = gradus_layer_options(struct_size: layerOptionsV1Size, kind: kind, in_features: 0, out_features: 0, bias: 1, p: 0.5)
+    OptionsStruct.write(layerDefaults(kind), to: options, bytes: layerOptionsV1Size)
+}
+
+@c @implementation public func gradus_layer_options_init_sized(_ options: UnsafeMutablePointer<gradus_layer_options>?, _ size: Int,
+                                                                _ kind: gradus_layer_kind) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: layerOptionsV1Size, defaults: layerDefaults(kind), "gradus_layer_options")
 }
 
 private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed: UInt64) throws(GradusError) -> Module {
@@ -50,7 +59,23 @@ private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed
         guard count > 0, count <= 4096 else { throw .invalidArgument("count is \(count); expected 1...4096") }
         let d = try dtypeArg(dtype)
         var modules: [Module] = []
-        for i in 0..<count { modules.append(try makeLayer(layers[i], index: i, dtype: d, seed: seed)) }
+        // The array's stride is the caller's sizeof(gradus_layer_options), which is layers[0].struct_size: a
+        // caller built against a header whose struct is smaller (older) or larger (newer) than this library's
+        // is read element by element at its own stride, each over the defaults.
+        let stride = UnsafeRawPointer(layers).load(as: Int.self)
+        guard stride >= layerOptionsV1Size, stride <= OptionsStruct.maxSize else {
+            throw .invalidArgument("layers[0].struct_size is \(stride); fill it with gradus_layer_options_init")
+        }
+        for i in 0..<count {
+            let element = UnsafeRawPointer(layers) + i * stride
+            guard element.load(as: Int.self) == stride else {
+                throw .invalidArgument("layers[\(i)].struct_size is \(element.load(as: Int.self)), layers[0]'s is \(stride); "
+                                       + "fill every element with gradus_layer_options_init")
+            }
+            var o = layerDefaults(GRADUS_LAYER_LINEAR)
+            withUnsafeMutableBytes(of: &o) { $0.copyMemory(from: UnsafeRawBufferPointer(start: element, count: Swift.min(stride, $0.count))) }
+            modules.append(try makeLayer(o, index: i, dtype: d, seed: seed))
+        }
         out.pointee = publish(ModelBox(Sequential(modules)))
     }
 }

@@ -123,8 +123,7 @@ private func scheduleSpec(_ s: Schedule) -> ScheduleSpec {
 private func makeOptimizer(_ kind: gradus_optimizer_kind, _ params: [Tensor],
                            _ options: UnsafePointer<gradus_optimizer_options>?) throws(GradusError) -> OptimizerBox {
     let name = try kindName(kind)
-    var o = gradus_optimizer_options()
-    gradus_optimizer_options_init(&o)
+    var o = optimizerDefaults()
     if let options {
         // struct_size first, read alone: a caller's older, smaller struct must not be read past its end.
         let size = UnsafeRawPointer(options).load(as: Int.self)
@@ -160,7 +159,17 @@ private func makeOptimizer(_ kind: gradus_optimizer_kind, _ params: [Tensor],
 
 @c @implementation public func gradus_optimizer_options_init(_ options: UnsafeMutablePointer<gradus_optimizer_options>?) {
     guard let options else { return }
-    options.pointee = gradus_optimizer_options(
+    OptionsStruct.write(optimizerDefaults(), to: options, bytes: optimizerOptionsV1Size)
+}
+
+@c @implementation public func gradus_optimizer_options_init_sized(_ options: UnsafeMutablePointer<gradus_optimizer_options>?,
+                                                                    _ size: Int) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: optimizerOptionsV1Size, defaults: optimizerDefaults(),
+                             "gradus_optimizer_options")
+}
+
+private func optimizerDefaults() -> gradus_optimizer_options {
+    gradus_optimizer_options(
         struct_size: optimizerOptionsSize, lr: 1e-3, schedule: GRADUS_SCHEDULE_CONSTANT, warmup_steps: 0, total_steps: 1,
         step_size: 1000, gamma: 0.1, min_lr: 0, hparam_keys: nil, hparam_values: nil, hparam_count: 0,
         multipliers: nil, multiplier_count: 0)

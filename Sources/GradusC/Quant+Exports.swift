@@ -10,8 +10,17 @@ private let quantOptionsV1Size = MemoryLayout<gradus_quant_options>.size
 
 @c @implementation public func gradus_quant_options_init(_ options: UnsafeMutablePointer<gradus_quant_options>?) {
     guard let options else { return }
-    options.pointee = gradus_quant_options(
-        struct_size: quantOptionsV1Size, bits: 8, format: GRADUS_QUANT_FORMAT_INT, symmetric: 1,
+    OptionsStruct.write(quantDefaults(), to: options, bytes: quantOptionsV1Size)
+}
+
+@c @implementation public func gradus_quant_options_init_sized(_ options: UnsafeMutablePointer<gradus_quant_options>?,
+                                                                _ size: Int) -> gradus_status {
+    OptionsStruct.initialize(options, size: size, firstLayout: quantOptionsV1Size, defaults: quantDefaults(), "gradus_quant_options")
+}
+
+private func quantDefaults() -> gradus_quant_options {
+    gradus_quant_options(
+        struct_size: MemoryLayout<gradus_quant_options>.size, bits: 8, format: GRADUS_QUANT_FORMAT_INT, symmetric: 1,
         granularity: GRADUS_QUANT_PER_TENSOR, channel_axis: 0, group_size: 128, stochastic_rounding: 0, seed: 0,
         estimator: GRADUS_QUANT_ESTIMATOR_STE, clip: 1, reste_o: 1, reste_t: 1.5)
 }

@@ -6,7 +6,7 @@ struct GradusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradus",
         abstract: "Gradus: CPU training with recent optimizers, low-bit training and guided diffusion.",
-        version: "0.1.1",
+        version: "0.2.0",
         subcommands: [TrainCommand.self, InfoCommand.self, BenchCommand.self, ConformanceCommand.self, ReproCommand.self, DiffusionCommand.self]
     )
 }

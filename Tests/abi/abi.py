@@ -31,7 +31,7 @@ def strip_comments(text):
 
 def prototypes(header):
     """{name: 'ret name(params);'} for every function declared in the header, whitespace normalised."""
-    text = strip_comments(open(header).read())
+    text = strip_comments(open(header).read()).replace("\\\n", " ")  # join continued preprocessor lines
     text = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))
     out = {}
     # A declaration: statement ending in ';' whose text has 'gradus_name(' and no '{' / typedef.

@@ -271,7 +271,7 @@ static void test_optimizer(void) {
     gradus_optimizer_options_init(&o);
     EXPECT(o.struct_size == sizeof o && o.lr == 1e-3 && o.schedule == GRADUS_SCHEDULE_CONSTANT);
     EXPECT(o.hparam_keys == NULL && o.hparam_values == NULL && o.hparam_count == 0);
-    gradus_optimizer_options_init(NULL); /* documented no-op */
+    (gradus_optimizer_options_init)(NULL); /* the 0.1.0 symbol: a documented no-op */
 
     gradus_layer_options_init(&layers[0], GRADUS_LAYER_LINEAR);
     layers[0].in_features = 2; layers[0].out_features = 16;
@@ -417,7 +417,7 @@ static void test_quant(void) {
     gradus_quant_options_init(&w);
     EXPECT(w.struct_size == sizeof w && w.bits == 8 && w.format == GRADUS_QUANT_FORMAT_INT && w.symmetric == 1);
     EXPECT(w.granularity == GRADUS_QUANT_PER_TENSOR && w.estimator == GRADUS_QUANT_ESTIMATOR_STE);
-    gradus_quant_options_init(NULL); /* documented no-op */
+    (gradus_quant_options_init)(NULL); /* the 0.1.0 symbol: a documented no-op */
     /* 2-bit symmetric per tensor: scale = 1 (absmax / 1 level), values round to {-1, 0, 1} */
     EXPECT_OK(gradus_tensor_create_copy(v, shape, 1, GRADUS_DTYPE_FLOAT32, &x));
     EXPECT_OK(gradus_tensor_set_requires_grad(x, 1));
@@ -510,7 +510,7 @@ static void test_diffusion(void) {
     gradus_noise_schedule_options_init(&so, GRADUS_NOISE_SCHEDULE_COSINE);
     EXPECT(so.struct_size == sizeof so && so.kind == GRADUS_NOISE_SCHEDULE_COSINE && so.train_steps == 1000);
     EXPECT(so.prediction == GRADUS_PREDICTION_EPSILON && so.spacing == GRADUS_TIMESTEP_SPACING_LEADING && so.max_beta == 0.999);
-    gradus_noise_schedule_options_init(NULL, GRADUS_NOISE_SCHEDULE_LINEAR); /* documented no-op */
+    (gradus_noise_schedule_options_init)(NULL, GRADUS_NOISE_SCHEDULE_LINEAR); /* the 0.1.0 symbol: a documented no-op */
     EXPECT_OK(gradus_noise_schedule_create(&so, &sched));
     EXPECT_OK(gradus_noise_schedule_alphas_cumprod(sched, &abar));
     EXPECT_OK(gradus_tensor_copy_to(abar, av, sizeof av));
@@ -533,7 +533,7 @@ static void test_diffusion(void) {
     /* an MLP denoiser is a gradus_model */
     gradus_denoiser_options_init(&dn, GRADUS_DENOISER_MLP);
     EXPECT(dn.struct_size == sizeof dn && dn.kind == GRADUS_DENOISER_MLP && dn.hidden == 128 && dn.depth == 3);
-    gradus_denoiser_options_init(NULL, GRADUS_DENOISER_MLP); /* documented no-op */
+    (gradus_denoiser_options_init)(NULL, GRADUS_DENOISER_MLP); /* the 0.1.0 symbol: a documented no-op */
     dn.num_classes = 3; dn.hidden = 64;
     EXPECT_OK(gradus_model_create_denoiser(&dn, GRADUS_DTYPE_FLOAT32, 7, &model));
     EXPECT_OK(gradus_tensor_create_copy(pts, s42, 2, GRADUS_DTYPE_FLOAT32, &xs));
@@ -551,7 +551,7 @@ static void test_diffusion(void) {
     EXPECT_OK(gradus_optimizer_set_hparam(opt, GRADUS_HPARAM_LR, 3e-3));
     gradus_diffusion_train_options_init(&to);
     EXPECT(to.struct_size == sizeof to && to.steps == 100 && to.batch_size == 128 && to.label_dropout == 0.1);
-    gradus_diffusion_train_options_init(NULL); /* documented no-op */
+    (gradus_diffusion_train_options_init)(NULL); /* the 0.1.0 symbol: a documented no-op */
     to.steps = 40; to.batch_size = 64; to.seed = 1;
     EXPECT_OK(gradus_diffusion_train(model, sched, opt, x, labels, 256, &to, losses));
     for (i = 0; i < 10; i++) { first += losses[i] / 10; last += losses[30 + i] / 10; }
@@ -564,7 +564,7 @@ static void test_diffusion(void) {
     gradus_sample_options_init(&sa, GRADUS_GUIDANCE_CFG);
     EXPECT(sa.struct_size == sizeof sa && sa.sampler == GRADUS_SAMPLER_DDIM && sa.steps == 50 && sa.scale == 7.5);
     EXPECT(sa.guidance == GRADUS_GUIDANCE_CFG && sa.guidance_rescale == 0 && sa.apg_norm_dims == NULL);
-    gradus_sample_options_init(NULL, GRADUS_GUIDANCE_CFG); /* documented no-op */
+    (gradus_sample_options_init)(NULL, GRADUS_GUIDANCE_CFG); /* the 0.1.0 symbol: a documented no-op */
     sa.steps = 20; sa.scale = 3; sa.seed = 5;
     EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s1));
     EXPECT_OK(gradus_diffusion_sample(model, sched, &sa, wanted, 12, &s2));
@@ -592,7 +592,7 @@ static void test_diffusion(void) {
     /* a scatter plot of the samples */
     gradus_image_grid_options_init(&go);
     EXPECT(go.struct_size == sizeof go && go.columns == 8 && go.upscale == 1 && go.plot_size == 256);
-    gradus_image_grid_options_init(NULL); /* documented no-op */
+    (gradus_image_grid_options_init)(NULL); /* the 0.1.0 symbol: a documented no-op */
     EXPECT_OK(gradus_image_grid_save(s1, wanted, 12, &go, png));
     EXPECT(is_png(png));
     remove(png);
@@ -649,6 +649,73 @@ static void test_testing(void) {
     EXPECT(gradus_testing_unguarded_lookup(2) == 30); /* in range: safe; out of range would kill us */
 }
 
+/* Options structs across header versions: the *_options_init macro passes sizeof to *_options_init_sized; the
+ * sized call writes at most that many bytes (an older, smaller struct) and zeroes what a newer, larger one has past
+ * the library's fields; the 0.1.0 symbol without a size writes the first published layout only. */
+static void test_options_sizes(void) {
+    gradus_optimizer_options o;
+    unsigned char raw[sizeof(gradus_optimizer_options) + 32];
+    const size_t v1 = offsetof(gradus_optimizer_options, multipliers);
+    size_t i, untouched = 0;
+    gradus_context_options c; gradus_layer_options l; gradus_quant_options q; gradus_noise_schedule_options ns;
+    gradus_denoiser_options dn; gradus_diffusion_train_options tr; gradus_sample_options sa; gradus_image_grid_options ig;
+
+    /* the 0.1.0 layout of gradus_optimizer_options: nothing written past it */
+    memset(raw, 0xAB, sizeof raw);
+    EXPECT_OK(gradus_optimizer_options_init_sized((gradus_optimizer_options *)(void *)raw, v1));
+    memcpy(&o, raw, v1);
+    EXPECT(o.struct_size == v1 && o.lr == 1e-3);
+    for (i = v1; i < sizeof raw; i++) untouched += raw[i] == 0xAB;
+    EXPECT(untouched == sizeof raw - v1);
+    /* the 0.1.0 symbol, taken with parentheses so the macro does not apply: the same bytes */
+    memset(raw, 0xAB, sizeof raw);
+    (gradus_optimizer_options_init)((gradus_optimizer_options *)(void *)raw);
+    memcpy(&o, raw, v1);
+    EXPECT(o.struct_size == v1 && o.lr == 1e-3 && raw[v1] == 0xAB);
+    /* a newer caller's larger struct: the library's fields, then zeros up to its size */
+    memset(raw, 0xAB, sizeof raw);
+    EXPECT_OK(gradus_optimizer_options_init_sized((gradus_optimizer_options *)(void *)raw, sizeof raw));
+    memcpy(&o, raw, sizeof o);
+    EXPECT(o.struct_size == sizeof raw && o.multipliers == NULL && o.multiplier_count == 0);
+    for (i = sizeof o, untouched = 0; i < sizeof raw; i++) untouched += raw[i] == 0;
+    EXPECT(untouched == sizeof raw - sizeof o);
+    /* sizes below the first layout, absurd sizes and NULL are errors that write nothing */
+    memset(&o, 0, sizeof o);
+    EXPECT_STATUS(gradus_optimizer_options_init_sized(&o, v1 - 8), GRADUS_STATUS_INVALID_ARGUMENT);
+    EXPECT(o.struct_size == 0);
+    EXPECT_STATUS(gradus_optimizer_options_init_sized(&o, (size_t)-1), GRADUS_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(gradus_optimizer_options_init_sized(NULL, sizeof o), GRADUS_STATUS_INVALID_ARGUMENT);
+    /* every sized init, through its macro and directly */
+    gradus_context_options_init(&c); EXPECT(c.struct_size == sizeof c);
+    EXPECT_OK(gradus_context_options_init_sized(&c, sizeof c));
+    EXPECT_STATUS(gradus_context_options_init_sized(&c, sizeof c - 1), GRADUS_STATUS_INVALID_ARGUMENT);
+    EXPECT_OK(gradus_layer_options_init_sized(&l, sizeof l, GRADUS_LAYER_RELU)); EXPECT(l.kind == GRADUS_LAYER_RELU);
+    EXPECT_STATUS(gradus_layer_options_init_sized(NULL, sizeof l, GRADUS_LAYER_RELU), GRADUS_STATUS_INVALID_ARGUMENT);
+    EXPECT_OK(gradus_quant_options_init_sized(&q, sizeof q)); EXPECT(q.struct_size == sizeof q && q.bits == 8);
+    EXPECT_OK(gradus_noise_schedule_options_init_sized(&ns, sizeof ns, GRADUS_NOISE_SCHEDULE_COSINE));
+    EXPECT(ns.kind == GRADUS_NOISE_SCHEDULE_COSINE && ns.train_steps == 1000);
+    EXPECT_OK(gradus_denoiser_options_init_sized(&dn, sizeof dn, GRADUS_DENOISER_CONV)); EXPECT(dn.kind == GRADUS_DENOISER_CONV);
+    EXPECT_OK(gradus_diffusion_train_options_init_sized(&tr, sizeof tr)); EXPECT(tr.steps == 100);
+    EXPECT_OK(gradus_sample_options_init_sized(&sa, sizeof sa, GRADUS_GUIDANCE_APG)); EXPECT(sa.guidance == GRADUS_GUIDANCE_APG);
+    EXPECT_OK(gradus_image_grid_options_init_sized(&ig, sizeof ig)); EXPECT(ig.columns == 8);
+    {   /* a model from an array of a newer header's larger layer struct: read at the caller's stride */
+        struct newer { gradus_layer_options o; double appended[2]; } layers[3];
+        gradus_model m = NULL;
+        size_t count = 0;
+        EXPECT_OK(gradus_layer_options_init_sized(&layers[0].o, sizeof layers[0], GRADUS_LAYER_LINEAR));
+        EXPECT_OK(gradus_layer_options_init_sized(&layers[1].o, sizeof layers[1], GRADUS_LAYER_RELU));
+        EXPECT_OK(gradus_layer_options_init_sized(&layers[2].o, sizeof layers[2], GRADUS_LAYER_LINEAR));
+        EXPECT(layers[0].o.struct_size == sizeof layers[0] && layers[1].appended[1] == 0);
+        layers[0].o.in_features = 3; layers[0].o.out_features = 5; layers[2].o.in_features = 5; layers[2].o.out_features = 2;
+        EXPECT_OK(gradus_model_create(&layers[0].o, 3, GRADUS_DTYPE_FLOAT32, 1, &m));
+        EXPECT_OK(gradus_model_parameter_count(m, &count));
+        EXPECT(count == 4);
+        gradus_model_destroy(m);
+        layers[1].o.struct_size = sizeof(gradus_layer_options); /* elements must agree with layers[0] */
+        EXPECT_STATUS(gradus_model_create(&layers[0].o, 3, GRADUS_DTYPE_FLOAT32, 1, &m), GRADUS_STATUS_INVALID_ARGUMENT);
+    }
+}
+
 int main(void) {
     test_version();
     test_errors();
@@ -659,6 +726,7 @@ int main(void) {
     test_optimizer();
     test_quant();
     test_diffusion();
+    test_options_sizes();
     test_testing();
     return check_report("smoke");
 }

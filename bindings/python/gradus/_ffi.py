@@ -295,6 +295,7 @@ _FUNCTIONS = {
     "gradus_dtype_size": (c_size_t, [gradus_dtype]),
     # Context and threading
     "gradus_context_options_init": (None, [POINTER(gradus_context_options)]),
+    "gradus_context_options_init_sized": (gradus_status, [POINTER(gradus_context_options), c_size_t]),
     "gradus_context_configure": (gradus_status, [POINTER(gradus_context_options)]),
     "gradus_context_set_num_threads": (gradus_status, [c_int32]),
     "gradus_context_num_threads": (gradus_status, [POINTER(c_int32)]),
@@ -338,6 +339,7 @@ _FUNCTIONS = {
     "gradus_tape_reset": (gradus_status, [gradus_tape]),
     # Layers and models
     "gradus_layer_options_init": (None, [POINTER(gradus_layer_options), gradus_layer_kind]),
+    "gradus_layer_options_init_sized": (gradus_status, [POINTER(gradus_layer_options), c_size_t, gradus_layer_kind]),
     "gradus_model_create": (gradus_status, [POINTER(gradus_layer_options), c_size_t, gradus_dtype, c_uint64,
                                             POINTER(gradus_model)]),
     "gradus_model_destroy": (gradus_status, [gradus_model]),
@@ -370,6 +372,7 @@ _FUNCTIONS = {
     "gradus_model_load": (gradus_status, [gradus_model, c_char_p]),
     # Optimizers
     "gradus_optimizer_options_init": (None, [POINTER(gradus_optimizer_options)]),
+    "gradus_optimizer_options_init_sized": (gradus_status, [POINTER(gradus_optimizer_options), c_size_t]),
     "gradus_optimizer_create": (gradus_status, [gradus_optimizer_kind, _PT, c_size_t, POINTER(gradus_optimizer_options),
                                                 POINTER(gradus_optimizer)]),
     "gradus_optimizer_create_for_model": (gradus_status, [gradus_optimizer_kind, gradus_model,
@@ -391,6 +394,7 @@ _FUNCTIONS = {
     "gradus_optimizer_load": (gradus_status, [gradus_optimizer, c_char_p]),
     # Low-bit training
     "gradus_quant_options_init": (None, [POINTER(gradus_quant_options)]),
+    "gradus_quant_options_init_sized": (gradus_status, [POINTER(gradus_quant_options), c_size_t]),
     "gradus_tensor_fake_quantize": (gradus_status, [_T, POINTER(gradus_quant_options), _PT]),
     "gradus_model_quantize": (gradus_status, [gradus_model, POINTER(gradus_quant_options),
                                               POINTER(gradus_quant_options)]),
@@ -398,22 +402,27 @@ _FUNCTIONS = {
     "gradus_model_quantized_layer_count": (gradus_status, [gradus_model, POINTER(c_size_t)]),
     # Diffusion
     "gradus_noise_schedule_options_init": (None, [POINTER(gradus_noise_schedule_options), gradus_noise_schedule_kind]),
+    "gradus_noise_schedule_options_init_sized": (gradus_status, [POINTER(gradus_noise_schedule_options), c_size_t, gradus_noise_schedule_kind]),
     "gradus_noise_schedule_create": (gradus_status, [POINTER(gradus_noise_schedule_options),
                                                      POINTER(gradus_noise_schedule)]),
     "gradus_noise_schedule_destroy": (gradus_status, [gradus_noise_schedule]),
     "gradus_noise_schedule_alphas_cumprod": (gradus_status, [gradus_noise_schedule, _PT]),
     "gradus_noise_schedule_timesteps": (gradus_status, [gradus_noise_schedule, c_int32, POINTER(c_double), c_size_t]),
     "gradus_denoiser_options_init": (None, [POINTER(gradus_denoiser_options), gradus_denoiser_kind]),
+    "gradus_denoiser_options_init_sized": (gradus_status, [POINTER(gradus_denoiser_options), c_size_t, gradus_denoiser_kind]),
     "gradus_model_create_denoiser": (gradus_status, [POINTER(gradus_denoiser_options), gradus_dtype, c_uint64,
                                                      POINTER(gradus_model)]),
     "gradus_model_denoise": (gradus_status, [gradus_model, _T, POINTER(c_double), _I32P, c_size_t, _PT]),
     "gradus_diffusion_train_options_init": (None, [POINTER(gradus_diffusion_train_options)]),
+    "gradus_diffusion_train_options_init_sized": (gradus_status, [POINTER(gradus_diffusion_train_options), c_size_t]),
     "gradus_diffusion_train": (gradus_status, [gradus_model, gradus_noise_schedule, gradus_optimizer, _T, _I32P,
                                                c_size_t, POINTER(gradus_diffusion_train_options), POINTER(c_double)]),
     "gradus_sample_options_init": (None, [POINTER(gradus_sample_options), gradus_guidance_kind]),
+    "gradus_sample_options_init_sized": (gradus_status, [POINTER(gradus_sample_options), c_size_t, gradus_guidance_kind]),
     "gradus_diffusion_sample": (gradus_status, [gradus_model, gradus_noise_schedule, POINTER(gradus_sample_options),
                                                 _I32P, c_size_t, _PT]),
     "gradus_image_grid_options_init": (None, [POINTER(gradus_image_grid_options)]),
+    "gradus_image_grid_options_init_sized": (gradus_status, [POINTER(gradus_image_grid_options), c_size_t]),
     "gradus_image_grid_save": (gradus_status, [_T, _I32P, c_size_t, POINTER(gradus_image_grid_options), c_char_p]),
     # Testing
     "gradus_testing_unguarded_lookup": (c_int32, [c_int32]),
@@ -439,3 +448,12 @@ def check(status):
     """Raises GradusError(status, message) unless status is GRADUS_STATUS_OK."""
     if status != 0:
         raise GradusError(status, last_error_message())
+
+
+def new_options(struct, *args):
+    """A new options struct (a ctypes Structure class such as gradus_optimizer_options) filled with the library's
+    defaults by its *_options_init_sized, given this struct's size: a library newer than these bindings writes
+    only the fields they declare (the C header's *_options_init macro does the same)."""
+    o = struct()
+    check(globals()[struct.__name__ + "_init_sized"](ctypes.byref(o), ctypes.sizeof(o), *args))
+    return o

@@ -59,8 +59,7 @@ class NoiseSchedule(Closeable):
 
     def __init__(self, kind="cosine", train_steps=1000, beta_start=None, beta_end=None, max_beta=0.999,
                  zero_terminal_snr=False, spacing="leading", steps_offset=0, prediction="epsilon", flow_shift=1.0):
-        o = _ffi.gradus_noise_schedule_options()
-        _ffi.gradus_noise_schedule_options_init(ctypes.byref(o), _choice(_KINDS, kind, "noise schedule"))
+        o = _ffi.new_options(_ffi.gradus_noise_schedule_options, _choice(_KINDS, kind, "noise schedule"))
         o.train_steps = int(train_steps)
         if beta_start is not None:
             o.beta_start = float(beta_start)
@@ -107,8 +106,7 @@ class Denoiser(Sequential):
     (recorded for autodiff); labels run 0..num_classes, num_classes meaning unconditional."""
 
     def __init__(self, kind, fields, dtype=np.float32, seed=0):
-        o = _ffi.gradus_denoiser_options()
-        _ffi.gradus_denoiser_options_init(ctypes.byref(o), kind)
+        o = _ffi.new_options(_ffi.gradus_denoiser_options, kind)
         for k, v in fields.items():
             setattr(o, k, int(v))
         self.dtype = np.dtype(dtype)
@@ -178,8 +176,7 @@ def train(model, schedule, optimizer, x, labels, steps=100, batch_size=128, labe
         raise GradusError(INVALID_ARGUMENT, "diffusion.train takes an optimizer with one parameter group")
     x = as_tensor(x, dtype=model.dtype)
     lab = _labels(labels)
-    o = _ffi.gradus_diffusion_train_options()
-    _ffi.gradus_diffusion_train_options_init(ctypes.byref(o))
+    o = _ffi.new_options(_ffi.gradus_diffusion_train_options)
     o.steps, o.batch_size, o.label_dropout, o.seed = int(steps), int(batch_size), float(label_dropout), int(seed)
     losses = (ctypes.c_double * max(int(steps), 1))()
     _ffi.check(_ffi.gradus_diffusion_train(model._h, schedule._handle, optimizer._live(optimizer.param_groups[0]._handle),
@@ -198,8 +195,7 @@ def sample(model, schedule, labels, steps=50, sampler=None, eta=0.0, guidance="c
     APG: apg_eta (weight of the parallel part; diffusers 1, the paper 0), apg_norm_threshold r, apg_momentum beta
     (0: none; the paper uses -0.5), norm_dims (axes; None = all but the batch). space: "model_output" or "x0"."""
     kind = _choice(_GUIDANCE, guidance, "guidance")
-    o = _ffi.gradus_sample_options()
-    _ffi.gradus_sample_options_init(ctypes.byref(o), kind)
+    o = _ffi.new_options(_ffi.gradus_sample_options, kind)
     if sampler is None:
         sampler = "flow_euler" if schedule.is_flow else "ddim"
     o.sampler = _choice(_SAMPLERS, sampler, "sampler")
@@ -223,8 +219,7 @@ def save_image_grid(samples, path, labels=None, columns=8, value_range=(-1.0, 1.
     """Writes samples as a PNG: images (N, 1 or 3, H, W) as a grid (value_range mapped to black..white), or 2-D
     points (N, 2) as a scatter plot coloured by ``labels``."""
     t = as_tensor(samples)
-    o = _ffi.gradus_image_grid_options()
-    _ffi.gradus_image_grid_options_init(ctypes.byref(o))
+    o = _ffi.new_options(_ffi.gradus_image_grid_options)
     o.columns, o.padding, o.upscale, o.plot_size = int(columns), int(padding), int(upscale), int(plot_size)
     o.value_min, o.value_max = float(value_range[0]), float(value_range[1])
     o.plot_extent = float(plot_extent)

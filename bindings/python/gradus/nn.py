@@ -15,8 +15,7 @@ class Layer:
     kind = None
 
     def options(self):
-        o = _ffi.gradus_layer_options()
-        _ffi.gradus_layer_options_init(ctypes.byref(o), self.kind)
+        o = _ffi.new_options(_ffi.gradus_layer_options, self.kind)
         return o
 
     def __repr__(self):

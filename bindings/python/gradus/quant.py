@@ -43,8 +43,7 @@ class QuantConfig:
         self.estimator, self.clip, self.reste_o, self.reste_t = estimator, clip, reste_o, reste_t
 
     def options(self):
-        o = _ffi.gradus_quant_options()
-        _ffi.gradus_quant_options_init(ctypes.byref(o))
+        o = _ffi.new_options(_ffi.gradus_quant_options)
         o.bits = int(self.bits)
         o.format = _lookup(_FORMATS, self.format, "format")
         o.symmetric = 1 if self.symmetric else 0

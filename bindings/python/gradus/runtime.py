@@ -42,8 +42,7 @@ def configure(num_threads=0, numa="auto", pin="auto", wait="auto", spin_us=50, b
     num_threads/blas_threads: 0 = automatic. numa: auto, disabled, distribute, isolate, inherit.
     pin: auto, never, always. wait: auto, sleep, hybrid, spin. cpus: explicit CPU ids (within the
     inherited affinity mask), taken by the threads in order."""
-    opts = _ffi.gradus_context_options()
-    _ffi.gradus_context_options_init(ctypes.byref(opts))
+    opts = _ffi.new_options(_ffi.gradus_context_options)
     opts.num_threads = int(num_threads)
     opts.numa_policy = _enum(_NUMA, numa, "numa")
     opts.pin_mode = _enum(_PIN, pin, "pin")

@@ -26,8 +26,7 @@ def test_bad_thread_counts(n):
     ("cpu_count", 2),
 ])
 def test_bad_options(field, value):
-    opts = _ffi.gradus_context_options()
-    _ffi.gradus_context_options_init(opts)
+    opts = _ffi.new_options(_ffi.gradus_context_options)
     setattr(opts, field, value)
     assert _ffi.gradus_context_configure(opts) == INVALID
     assert _ffi.last_error_message()
@@ -39,7 +38,9 @@ def test_null_pointers():
     assert _ffi.gradus_context_describe(None, 0, None) == INVALID
     n = ctypes.c_size_t()
     assert _ffi.gradus_context_describe(None, 16, ctypes.byref(n)) == INVALID
-    _ffi.gradus_context_options_init(None)  # documented no-op
+    _ffi.gradus_context_options_init(None)  # the 0.1.0 symbol: a documented no-op
+    assert _ffi.gradus_context_options_init_sized(None, ctypes.sizeof(_ffi.gradus_context_options)) == INVALID
+    assert _ffi.last_error_message()
 
 
 @pytest.mark.parametrize("cpus", [[-1], [8192], [8191], [10**6]])
@@ -140,8 +141,7 @@ def test_out_of_range_integers_raise_instead_of_wrapping(value):
     # plain ctypes would pass 2**32 + 1 as 1 and 2**70 as 0 (automatic): both must be refused
     with pytest.raises(ctypes.ArgumentError, match="does not fit in int32"):
         _ffi.gradus_context_set_num_threads(value)
-    opts = _ffi.gradus_context_options()
-    _ffi.gradus_context_options_init(opts)
+    opts = _ffi.new_options(_ffi.gradus_context_options)
     with pytest.raises(gradus.GradusError, match="num_threads") as e:
         opts.num_threads = value
     assert e.value.status == INVALID
@@ -158,3 +158,20 @@ def test_in_range_extremes_still_reach_the_library():
         gradus.tensor(np.zeros(3, np.float32)).reshape(2**63 - 1)
     with pytest.raises(gradus.GradusError, match="shape entry"):
         gradus.tensor(np.zeros(3, np.float32)).reshape(2**63)
+
+
+def test_options_init_writes_only_the_callers_struct():
+    # A caller whose struct is the 0.1.0 layout (no multipliers): nothing past it is written, struct_size says so.
+    full = ctypes.sizeof(_ffi.gradus_optimizer_options)
+    v1 = _ffi.gradus_optimizer_options.multipliers.offset
+    buf = (ctypes.c_ubyte * (full + 16))(*([0xAB] * (full + 16)))
+    ptr = ctypes.cast(buf, ctypes.POINTER(_ffi.gradus_optimizer_options))
+    assert _ffi.gradus_optimizer_options_init_sized(ptr, v1) == 0
+    assert ctypes.c_size_t.from_buffer(buf).value == v1
+    assert ctypes.c_double.from_buffer(buf, ctypes.sizeof(ctypes.c_size_t)).value == 1e-3
+    assert all(b == 0xAB for b in buf[v1:])
+    assert _ffi.gradus_optimizer_options_init_sized(ptr, v1 - 8) == INVALID
+    assert "options_size" in _ffi.last_error_message()
+    # The bindings' own structs always go through the sized init.
+    o = _ffi.new_options(_ffi.gradus_optimizer_options)
+    assert o.struct_size == full and o.lr == 1e-3 and o.multiplier_count == 0

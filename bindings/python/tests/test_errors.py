@@ -35,8 +35,7 @@ def test_error_messages_are_per_thread():
     seen = {}
 
     def worker(key, bad):
-        opts = _ffi.gradus_context_options()
-        _ffi.gradus_context_options_init(opts)
+        opts = _ffi.new_options(_ffi.gradus_context_options)
         setattr(opts, bad, -7)
         for _ in range(200):
             assert _ffi.gradus_context_configure(opts) == errors.INVALID_ARGUMENT

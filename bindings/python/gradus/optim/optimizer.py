@@ -103,8 +103,7 @@ class Optimizer(Closeable):
             raise ValueError(f"{type(self).__name__} has no hyperparameter(s) {sorted(unknown)}")
         values = {**self.defaults, **group}
         pairs = [kv for name, v in values.items() for kv in _pairs(name, v)]
-        opts = _ffi.gradus_optimizer_options()
-        _ffi.gradus_optimizer_options_init(ctypes.byref(opts))
+        opts = _ffi.new_options(_ffi.gradus_optimizer_options)
         keys = _ffi.int_array(ctypes.c_int32, [k for k, _ in pairs], "hyperparameter key")
         vals = (ctypes.c_double * max(len(pairs), 1))(*[v for _, v in pairs])
         opts.hparam_keys, opts.hparam_values, opts.hparam_count = keys, vals, len(pairs)
