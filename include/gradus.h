@@ -648,8 +648,9 @@ void gradus_optimizer_options_init(gradus_optimizer_options *options);
  * out[t] proportional to w[t] * sum_{q>t} w[q], normalised to a maximum of 1 (out[count-1] = 0). Use l2 norms with
  * power 2 for SGD-type optimizers, l1 norms with power 1 for Adam-type; tau 0.1 as the paper. Pass out as the
  * multipliers of a GRADUS_SCHEDULE_PIECEWISE schedule (lr is then the peak). out may be g.
- * Thread-safe. Returns OK; INVALID_ARGUMENT (g or out NULL, count < 2 or above 2^28, a norm not finite and > 0,
- * power not finite, tau negative or not finite, or tau*count too large). */
+ * Runs in O(n log n) for n = count + 2*width values. Thread-safe. Returns OK; INVALID_ARGUMENT (g or out NULL,
+ * count < 2, count + 2*width above 2^26, a norm not finite and > 0, power not finite and > 0 or so large that
+ * |power * ln(median)| exceeds 1e300, tau negative or not finite). */
 gradus_status gradus_schedule_refine(const double *g, size_t count, double power, double tau, double *out);
 
 /* Creates an optimizer of `kind` over params[0..count) (1..2^20 tensors, all float32 or all float64,

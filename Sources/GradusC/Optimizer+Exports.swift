@@ -179,7 +179,7 @@ private func optimizerDefaults() -> gradus_optimizer_options {
                                                        _ out: UnsafeMutablePointer<Double>?) -> gradus_status {
     guarded { () throws(GradusError) in
         let g = try require(g, "g"), out = try require(out, "out")
-        guard count >= 2, count <= maxMultipliers else { throw .invalidArgument("count is \(count); refinement needs 2...2^28 norms") }
+        guard count >= 2, count <= 1 << 26 else { throw .invalidArgument("count is \(count); refinement needs 2...2^26 norms") }
         guard power.isFinite else { throw .invalidArgument("power must be finite, got \(power)") }
         guard tau.isFinite, tau >= 0 else { throw .invalidArgument("tau must be finite and >= 0, got \(tau)") }
         let r = try Schedule.refined(gradientNorms: Array(UnsafeBufferPointer(start: g, count: count)), power: power, tau: tau)

@@ -1,6 +1,8 @@
+import Foundation
 import GradusRuntime
 import Testing
 @testable import GradusOptim
+import _GradusTestSupport
 
 @Suite struct ScheduleTests {
     static let all: [Schedule] = [
@@ -61,6 +63,45 @@ import Testing
         #expect(r.schedule.last == 0)
         #expect(r.schedule.max() == 1)
         #expect(r.schedule[0] < r.schedule[10])
+    }
+
+    /// Spec §6.1 written out directly (the reflect padding of numpy, a sorted copy of every window, the weights
+    /// Ĝ^(−p) themselves) against the running-median, log-space implementation, on random norms whose windows
+    /// range from 1 to several times n (padding that reflects more than once).
+    @Test func refinementMatchesTheDirectFormula() throws {
+        var r = RandomDraws(seed: 0x5EF1)
+        for draw in 0..<300 {
+            let n = r.int(2, 120)
+            let tau = [0.1, 0, r.uniform(0, 1), r.uniform(1, 4)][r.int(0, 3)], power = [1, 2, r.uniform(0.3, 4)][r.int(0, 2)]
+            // Plateaus (equal norms) as well as distinct ones.
+            let g = (0..<n).map { _ in r.coin() ? Double(r.int(1, 4)) : r.logUniform(0.05, 20) }
+            let w = 2 * (Int((tau * Double(n)).rounded(.down)) / 2) + 1, h = w / 2
+            let ext = g + (0..<(2 * w)).map { k -> Double in
+                let period = 2 * (n - 1), j = (n + k) % period
+                return g[j <= n - 1 ? j : period - j]
+            }
+            let smoothed = (0..<n).map { i in
+                (0..<w).map { ext[Swift.max(0, i - h + $0)] }.sorted()[h]
+            }
+            let weights = smoothed.map { pow($0, -power) }
+            let raw = (0..<n).map { t in weights[t] * weights[(t + 1)...].reduce(0, +) / weights[n - 1] }
+            let got = try Schedule.refined(gradientNorms: g, power: power, tau: tau)
+            #expect(got.smoothedNorms == smoothed, "draw \(draw): n \(n) w \(w)")
+            for (a, b) in zip(got.rawSchedule, raw) { #expect(abs(a - b) <= 1e-12 * abs(b), "draw \(draw) raw") }
+            let peak = raw.max()!
+            for (a, b) in zip(got.schedule, raw.map { $0 / peak }) { #expect(abs(a - b) <= 1e-12 * abs(b) + 1e-300, "draw \(draw)") }
+        }
+    }
+
+    /// Powers whose weights leave the double range still give the schedule (the limit it tends to), and the bounds
+    /// are errors: |p·ln Ĝ| above 1e300, a filter of more than 2^26 padded values (it would allocate gigabytes).
+    @Test func refinementAtExtremePowersAndItsBounds() throws {
+        let r = try Schedule.refined(gradientNorms: [3, 2, 1, 0.5], power: 1500, tau: 0)
+        #expect(r.schedule == [0, 0, 1, 0])
+        #expect(r.rawSchedule.allSatisfy { !$0.isNaN })
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [3, 2, 1, 0.5], power: 1e306) }
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [3, 2, 1, 0.5], power: 2, tau: 2e7) }
+        #expect(throws: GradusError.self) { try Schedule.refined(gradientNorms: [3, 2, 1, 0.5], power: 0) }
     }
 }
 

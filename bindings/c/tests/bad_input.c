@@ -361,6 +361,9 @@ static void bad_optimizers(void) {
         EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, -0.1, out), INVALID);
         EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, nan, out), INVALID);
         EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 1e300, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 2e7, out), INVALID);      /* a window of 8e7: n + 2w > 2^26 */
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 0, 0.1, out), INVALID);
+        EXPECT_STATUS(gradus_schedule_refine(g, 4, 1e306, 0.1, out), INVALID);  /* |power * ln 3| > 1e300 */
         g[2] = 0;
         EXPECT_STATUS(gradus_schedule_refine(g, 4, 2, 0.1, out), INVALID);
         g[2] = nan;

@@ -374,6 +374,11 @@ static void test_optimizer(void) {
         EXPECT_OK(gradus_schedule_refine(norms, 6, 2.0, 0.1, sched));
         for (t = 0; t < 6; t++) EXPECT(fabs(sched[t] - want[t] / top) <= 1e-12);
         EXPECT(sched[5] == 0);
+        {   /* power 1500: the weights 3^-1500 and 0.5^-1500 under- and overflow a double; the schedule does not */
+            double g4[4] = { 3, 2, 1, 0.5 }, s4[4];
+            EXPECT_OK(gradus_schedule_refine(g4, 4, 1500.0, 0.1, s4));
+            EXPECT(s4[0] == 0 && s4[1] == 0 && s4[2] == 1 && s4[3] == 0);
+        }
         o.lr = 0.1; o.schedule = GRADUS_SCHEDULE_PIECEWISE; o.multipliers = sched; o.multiplier_count = 6;
         EXPECT_OK(gradus_optimizer_create(GRADUS_OPTIMIZER_SGD, params, 2, &o, &opt));
         for (t = 0; t < 8; t++) {

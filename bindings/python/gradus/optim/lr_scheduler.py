@@ -156,8 +156,9 @@ def refine(gradient_norms, power=2.0, tau=0.1):
     from the gradient norms logged in a previous run of the same setup, one per norm, with maximum 1 and a last
     value of 0. Use l2 norms with power 2 for SGD-type optimizers, l1 norms with power 1 for Adam-type; tau is the
     median filter's width as a fraction of the run (0.1 as the paper). Returns a list of floats; pass it to
-    ``PiecewiseLR``. Raises GradusError (INVALID_ARGUMENT) for fewer than 2 norms, a norm that is not finite and
-    positive, a power that is not finite, or a tau that is negative or not finite."""
+    ``PiecewiseLR``. O(n log n). Raises GradusError (INVALID_ARGUMENT) for fewer than 2 norms, a norm that is not
+    finite and positive, a power that is not finite and positive (or so large that |power * ln(norm)| > 1e300), a
+    tau that is negative or not finite, or more than 2^26 values once padded by twice the window."""
     norms = [float(v) for v in gradient_norms]
     n = len(norms)
     g = (ctypes.c_double * max(n, 1))(*norms)
