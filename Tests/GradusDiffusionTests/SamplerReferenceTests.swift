@@ -98,42 +98,56 @@ import _GradusTestSupport
             do {
                 let clip: Double? = r.coin() ? r.uniform(0.5, 3) : nil
                 let ref = Self.ddpm(m: m, x: x, z: z, kind: kind, t: t, abarT: abarT, abarPrev: abarPrev, clip: clip)
-                let c: JSON = .object([
-                    "id": .string("ddpm_step/random/\(draw)"), "op": .string("ddpm_step"),
-                    "params": .object(["num_train_timesteps": .number(1000), "beta_schedule": .string("linear"),
-                                       "prediction_type": .string(kind.rawValue), "clip_sample": .bool(clip != nil),
-                                       "clip_sample_range": .number(clip ?? 1), "num_inference_steps": .number(50),
-                                       "t": .number(Double(t)), "prev_t": .number(Double(last ? -1 : max(t - 20, 0)))]),
-                    "inputs": .object(inputs),
-                    "outputs": .object(["prev_sample": goldenTensor(shape, ref.prev), "pred_original_sample": goldenTensor(shape, ref.x0),
-                                        "variance": .number(ref.variance)]),
-                    "tol": tol,
-                ])
+                func make(_ prev: [Double]) -> JSON {
+                    .object([
+                        "id": .string("ddpm_step/random/\(draw)"), "op": .string("ddpm_step"),
+                        "params": .object(["num_train_timesteps": .number(1000), "beta_schedule": .string("linear"),
+                                           "prediction_type": .string(kind.rawValue), "clip_sample": .bool(clip != nil),
+                                           "clip_sample_range": .number(clip ?? 1), "num_inference_steps": .number(50),
+                                           "t": .number(Double(t)), "prev_t": .number(Double(last ? -1 : max(t - 20, 0)))]),
+                        "inputs": .object(inputs),
+                        "outputs": .object(["prev_sample": goldenTensor(shape, prev), "pred_original_sample": goldenTensor(shape, ref.x0),
+                                            "variance": .number(ref.variance)]),
+                        "tol": tol,
+                    ])
+                }
+                let c = make(ref.prev)
                 for p in [GuidanceConformance.Precision.float64, .float32] {
                     let res = try GuidanceConformance.run(case: c, precision: p)
                     #expect(res.status == .pass, "ddpm \(draw) \(p) \(kind) ᾱ \(abarT) → \(abarPrev) t \(t) clip \(String(describing: clip)): \(res)")
+                }
+                if draw < 5 {  // an expectation off by 0.1% + 1e-3 must fail
+                    let res = try GuidanceConformance.run(case: make(ref.prev.map { $0 * (1 + 1e-3) + 1e-3 }), precision: .float64)
+                    #expect(res.status == .fail, "ddpm \(draw): a perturbed expectation passed")
                 }
             }
             // DDIM
             do {
                 let eta = [0, 1, r.uniform(0, 1)][r.int(0, 2)]
                 let ref = Self.ddim(m: m, x: x, z: z, kind: kind, abarT: abarT, abarPrev: abarPrev, eta: eta)
-                let c: JSON = .object([
-                    "id": .string("ddim_step/random/\(draw)"), "op": .string("ddim_step"),
-                    "params": .object(["num_train_timesteps": .number(1000), "beta_schedule": .string("scaled_linear"),
-                                       "beta_start": .number(0.00085), "beta_end": .number(0.012),
-                                       "prediction_type": .string(kind.rawValue), "set_alpha_to_one": .bool(last),
-                                       "steps_offset": .number(0), "num_inference_steps": .number(50), "eta": .number(eta),
-                                       "t": .number(Double(t)), "prev_t": .number(Double(last ? -1 : max(t - 20, 0))),
-                                       "clip_sample": .bool(false)]),
-                    "inputs": .object(inputs),
-                    "outputs": .object(["prev_sample": goldenTensor(shape, ref.prev), "pred_original_sample": goldenTensor(shape, ref.x0),
-                                        "std_dev_t": .number(ref.std)]),
-                    "tol": tol,
-                ])
+                func make(_ prev: [Double]) -> JSON {
+                    .object([
+                        "id": .string("ddim_step/random/\(draw)"), "op": .string("ddim_step"),
+                        "params": .object(["num_train_timesteps": .number(1000), "beta_schedule": .string("scaled_linear"),
+                                           "beta_start": .number(0.00085), "beta_end": .number(0.012),
+                                           "prediction_type": .string(kind.rawValue), "set_alpha_to_one": .bool(last),
+                                           "steps_offset": .number(0), "num_inference_steps": .number(50), "eta": .number(eta),
+                                           "t": .number(Double(t)), "prev_t": .number(Double(last ? -1 : max(t - 20, 0))),
+                                           "clip_sample": .bool(false)]),
+                        "inputs": .object(inputs),
+                        "outputs": .object(["prev_sample": goldenTensor(shape, prev), "pred_original_sample": goldenTensor(shape, ref.x0),
+                                            "std_dev_t": .number(ref.std)]),
+                        "tol": tol,
+                    ])
+                }
+                let c = make(ref.prev)
                 for p in [GuidanceConformance.Precision.float64, .float32] {
                     let res = try GuidanceConformance.run(case: c, precision: p)
                     #expect(res.status == .pass, "ddim \(draw) \(p) \(kind) ᾱ \(abarT) → \(abarPrev) η \(eta): \(res)")
+                }
+                if draw < 5 {
+                    let res = try GuidanceConformance.run(case: make(ref.prev.map { $0 * (1 + 1e-3) + 1e-3 }), precision: .float64)
+                    #expect(res.status == .fail, "ddim \(draw): a perturbed expectation passed")
                 }
             }
         }

@@ -105,11 +105,25 @@ import _GradusTestSupport
         return (logZ, ce, z, ce + z, grad)
     }
 
-    static func expectPasses(_ c: JSON, _ label: String) throws {
+    /// `c` passes in float64 and float32; with `perturb`, the same case with that output moved by 0.1% + 1e-3
+    /// must fail (so the comparison can).
+    static func expectPasses(_ c: JSON, _ label: String, perturb key: String? = nil) throws {
         for dtype in [DType.float64, .float32] {
             let r = try #require(try NNConformance.run(case: c, dtype: dtype))
             #expect(r.passed, "\(label) \(dtype): max abs \(r.maxAbsErr), max rel \(r.maxRelErr)")
         }
+        guard let key, case .object(var top) = c, case .object(var outputs)? = top["outputs"], let value = outputs[key] else { return }
+        func bump(_ j: JSON) -> JSON {
+            switch j {
+            case .number(let x): return .number(x * 1.001 + 1e-3)
+            case .array(let a): return .array(a.map(bump))
+            default: return j
+            }
+        }
+        outputs[key] = bump(value)
+        top["outputs"] = .object(outputs)
+        let r = try #require(try NNConformance.run(case: .object(top), dtype: .float64))
+        #expect(!r.passed, "\(label): \(key) perturbed, yet the case passed")
     }
 
     @Test func layersMatchTheSpecOnRandomCases() throws {
@@ -144,7 +158,8 @@ import _GradusTestSupport
                                         "running_mean": Self.nested([c], ref.runningMean), "running_var": Self.nested([c], ref.runningVar),
                                         "dx": Self.nested(shape, ref.dx), "dgamma": Self.nested([c], ref.dgamma), "dbeta": Self.nested([c], ref.dbeta),
                                         "y_eval_after_update": Self.nested(shape, ref.yEval)]),
-                ]), "ghost bn \(draw): shape \(shape) ghost \(ghost) chunks \(sizes) m \(momentum) ε \(eps)")
+                ]), "ghost bn \(draw): shape \(shape) ghost \(ghost) chunks \(sizes) m \(momentum) ε \(eps)",
+                   perturb: ["dx", "y_train", "running_var", "dgamma"][draw % 4])
             }
             // StableMax and z-loss on the same logits
             do {
@@ -159,7 +174,7 @@ import _GradusTestSupport
                     "outputs": .object(["s": Self.nested([rows, classes], sm.s), "probabilities": Self.nested([rows, classes], sm.p),
                                         "log_probabilities": Self.nested([rows, classes], sm.logp), "loss_mean": .number(sm.loss),
                                         "dloss_dlogits": Self.nested([rows, classes], sm.grad)]),
-                ]), "stablemax \(draw): [\(rows), \(classes)] magnitude \(magnitude)")
+                ]), "stablemax \(draw): [\(rows), \(classes)] magnitude \(magnitude)", perturb: draw < 8 ? "dloss_dlogits" : nil)
                 let coef = [1e-4, r.logUniform(1e-5, 1e-1)][r.int(0, 1)]
                 let zl = Self.zLoss(logits.map { $0 / max(1, magnitude / 20) }.map { Double(Float($0)) }, classes: classes, labels: labels, coefficient: coef)
                 let zLogits = logits.map { Double(Float($0 / max(1, magnitude / 20))) }
@@ -169,7 +184,7 @@ import _GradusTestSupport
                     "inputs": .object(["logits": Self.nested([rows, classes], zLogits), "labels": .array(labels.map { .number(Double($0)) })]),
                     "outputs": .object(["log_z": Self.nested([rows], zl.logZ), "ce_mean": .number(zl.ce), "z_loss": .number(zl.z),
                                         "total": .number(zl.total), "dtotal_dlogits": Self.nested([rows, classes], zl.grad)]),
-                ]), "z-loss \(draw): [\(rows), \(classes)] coefficient \(coef)")
+                ]), "z-loss \(draw): [\(rows), \(classes)] coefficient \(coef)", perturb: draw < 8 ? "dtotal_dlogits" : nil)
             }
         }
         // Chunks of 2–3 values per channel: ∂x cancels terms of size γ/σ down to nearly 0 (two values normalise to
