@@ -93,6 +93,39 @@ import _GradusTestSupport
         }
     }
 
+    /// Spec §6's table written out, on random peaks, lengths, warm-ups (0 and W = T included) and minima, as golden
+    /// `lr_schedule` cases through `OptimizerConformance`; a perturbed value must fail.
+    @Test func schedulesMatchTheSpecTableOnRandomCases() throws {
+        var r = RandomDraws(seed: 0x5CED)
+        for draw in 0..<200 {
+            let peak = r.logUniform(1e-5, 1), T = [r.int(1, 30), r.int(31, 3000)][r.int(0, 1)]
+            let W = [0, T, r.int(0, T)][r.int(0, 2)], minimum = [0, peak * r.uniform(0, 0.5)][r.int(0, 1)]
+            let technique = ["lr_linear", "lr_warmup_linear", "lr_cosine", "lr_warmup_cosine"][draw % 4]
+            func lr(_ t: Int) -> Double {
+                let (tt, TT, WW) = (Double(t), Double(T), Double(W))
+                switch technique {
+                case "lr_linear": return peak * (1 - tt / TT)
+                case "lr_warmup_linear": return t < W ? peak * tt / WW : peak * max(0, (TT - tt) / max(1, TT - WW))
+                case "lr_cosine": return minimum + (peak - minimum) * (1 + cos(Double.pi * tt / TT)) / 2
+                default: return t < W ? peak * tt / WW : peak * max(0, (1 + cos(Double.pi * (tt - WW) / max(1, TT - WW))) / 2)
+                }
+            }
+            let values = (0...T).map(lr)
+            func make(_ values: [Double]) -> JSON {
+                .object(["name": .string("\(technique)_random_\(draw)"), "kind": .string("lr_schedule"), "technique": .string(technique),
+                         "hyperparameters": .object(["peak_lr": .number(peak), "total_steps": .number(Double(T)),
+                                                     "warmup_steps": .number(Double(W)), "eta_min": .number(minimum)]),
+                         "steps": .array((0...T).map { .number(Double($0)) }), "values": .array(values.map { .number($0) })])
+            }
+            let got = try OptimizerConformance.run(case: make(values))
+            #expect(got.status == .passed, "\(technique) peak \(peak) T \(T) W \(W) min \(minimum): \(got)")
+            if draw < 8 {
+                let bad = try OptimizerConformance.run(case: make(values.enumerated().map { $0 == T / 2 ? $1 * 1.001 + 1e-6 : $1 }))
+                if case .failed = bad.status {} else { Issue.record("\(technique) \(draw): a perturbed value passed") }
+            }
+        }
+    }
+
     /// Powers whose weights leave the double range still give the schedule (the limit it tends to), and the bounds
     /// are errors: |p·ln Ĝ| above 1e300, a filter of more than 2^26 padded values (it would allocate gigabytes).
     @Test func refinementAtExtremePowersAndItsBounds() throws {
