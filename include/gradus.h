@@ -51,7 +51,8 @@
  *  - Options structs begin with `size_t struct_size` and are filled with defaults by *_options_init, a macro
  *    that passes the caller's sizeof to *_options_init_sized. Structs only grow by appending fields, and the
  *    library writes and reads at most struct_size bytes, so programs built against older headers keep working
- *    with newer libraries (the fields they lack keep their defaults). Pass a pointer to the struct itself.
+ *    with newer libraries (the fields they lack keep their defaults). Pass a pointer to the struct itself. The
+ *    sized call accepts options_size from the struct's first published layout up to 65536.
  *  - Thread-safety: functions without a handle argument may be called from any thread at any time.
  *    A handle may be used by one thread at a time; distinct handles may be used concurrently.
  */
@@ -176,7 +177,7 @@ typedef struct gradus_context_options {
 
 /* Fills *options with the defaults (and struct_size); the environment is not read. Thread-safe. Called as
  * gradus_context_options_init(&o) (the macro passes sizeof; see "Options structs" above). Returns OK;
- * INVALID_ARGUMENT (NULL options, options_size too small). */
+ * INVALID_ARGUMENT (NULL options, options_size out of range). */
 gradus_status gradus_context_options_init_sized(gradus_context_options *options, size_t options_size);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_context_options_init(gradus_context_options *options);
@@ -398,8 +399,8 @@ typedef struct gradus_layer_options {
 } gradus_layer_options;
 
 /* Fills *options with the defaults for `kind`. Thread-safe. Called as gradus_layer_options_init(&o, kind) (the
- * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too
- * small). */
+ * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size out
+ * of range). */
 gradus_status gradus_layer_options_init_sized(gradus_layer_options *options, size_t options_size,
     gradus_layer_kind kind);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
@@ -636,7 +637,7 @@ typedef struct gradus_optimizer_options {
 } gradus_optimizer_options;
 
 /* Fills *options with the defaults. Thread-safe. Called as gradus_optimizer_options_init(&o) (the macro passes
- * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+ * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size out of range). */
 gradus_status gradus_optimizer_options_init_sized(gradus_optimizer_options *options, size_t options_size);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_optimizer_options_init(gradus_optimizer_options *options);
@@ -763,7 +764,7 @@ typedef struct gradus_quant_options {
 
 /* Fills *options with the defaults (INT8, symmetric, per tensor, round to nearest even, STE). Thread-safe. Called
  * as gradus_quant_options_init(&o) (the macro passes sizeof; see "Options structs" above). Returns OK;
- * INVALID_ARGUMENT (NULL options, options_size too small). */
+ * INVALID_ARGUMENT (NULL options, options_size out of range). */
 gradus_status gradus_quant_options_init_sized(gradus_quant_options *options, size_t options_size);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_quant_options_init(gradus_quant_options *options);
@@ -854,7 +855,7 @@ typedef struct gradus_noise_schedule_options {
 
 /* Fills *options with the defaults for `kind` (an unknown kind is kept and rejected by create). Thread-safe. Called
  * as gradus_noise_schedule_options_init(&o, kind) (the macro passes sizeof; see "Options structs" above). Returns
- * OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+ * OK; INVALID_ARGUMENT (NULL options, options_size out of range). */
 gradus_status gradus_noise_schedule_options_init_sized(gradus_noise_schedule_options *options, size_t options_size,
     gradus_noise_schedule_kind kind);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
@@ -895,8 +896,8 @@ typedef struct gradus_denoiser_options {
 } gradus_denoiser_options;
 
 /* Fills *options with the defaults for `kind`. Thread-safe. Called as gradus_denoiser_options_init(&o, kind) (the
- * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too
- * small). */
+ * macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size out
+ * of range). */
 gradus_status gradus_denoiser_options_init_sized(gradus_denoiser_options *options, size_t options_size,
     gradus_denoiser_kind kind);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
@@ -927,7 +928,8 @@ typedef struct gradus_diffusion_train_options {
 } gradus_diffusion_train_options;
 
 /* Fills *options with the defaults. Thread-safe. Called as gradus_diffusion_train_options_init(&o) (the macro
- * passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+ * passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size out of
+ * range). */
 gradus_status gradus_diffusion_train_options_init_sized(gradus_diffusion_train_options *options, size_t options_size);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_diffusion_train_options_init(gradus_diffusion_train_options *options);
@@ -997,7 +999,7 @@ typedef struct gradus_sample_options {
 
 /* Fills *options with the defaults for the guidance kind. Thread-safe. Called as gradus_sample_options_init(&o,
  * guidance) (the macro passes sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options,
- * options_size too small). */
+ * options_size out of range). */
 gradus_status gradus_sample_options_init_sized(gradus_sample_options *options, size_t options_size,
     gradus_guidance_kind guidance);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
@@ -1027,7 +1029,7 @@ typedef struct gradus_image_grid_options {
 } gradus_image_grid_options;
 
 /* Fills *options with the defaults. Thread-safe. Called as gradus_image_grid_options_init(&o) (the macro passes
- * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size too small). */
+ * sizeof; see "Options structs" above). Returns OK; INVALID_ARGUMENT (NULL options, options_size out of range). */
 gradus_status gradus_image_grid_options_init_sized(gradus_image_grid_options *options, size_t options_size);
 /* The 0.1.0 entry point, without a size: fills the first published layout only; NULL is a no-op. */
 void gradus_image_grid_options_init(gradus_image_grid_options *options);
