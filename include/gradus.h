@@ -409,8 +409,9 @@ void gradus_layer_options_init(gradus_layer_options *options, gradus_layer_kind 
 
 /* Builds a sequential model from `count` layer specs; parameters are initialised (Kaiming-uniform, like
  * PyTorch) from `seed`, in dtype. Parameter names are "<layer index>.weight", "<layer index>.bias", ...
+ * Every element's struct_size must be the same layout this library knows (the array is read at that stride).
  * Returns OK; INVALID_ARGUMENT (NULL specs/out, count 0 or > 4096, unknown kind, bad feature counts or p,
- * bad struct_size, unknown dtype). */
+ * a struct_size of another layout or differing between elements, unknown dtype). */
 gradus_status gradus_model_create(const gradus_layer_options *layers, size_t count, gradus_dtype dtype,
                                   uint64_t seed, gradus_model *out);
 /* Destroys the model; parameter handles obtained from it stay valid. NULL is a no-op.

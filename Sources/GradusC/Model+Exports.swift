@@ -3,6 +3,8 @@ import Gradus
 import _GradusShims
 
 private let layerOptionsV1Size = MemoryLayout<gradus_layer_options>.size
+/// Every published layout of gradus_layer_options, oldest first (append when the struct grows).
+private let layerOptionsLayouts = [layerOptionsV1Size]
 private let maxFeatures: Int64 = 1 << 28
 
 private func layerDefaults(_ kind: gradus_layer_kind) -> gradus_layer_options {
@@ -59,12 +61,14 @@ private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed
         guard count > 0, count <= 4096 else { throw .invalidArgument("count is \(count); expected 1...4096") }
         let d = try dtypeArg(dtype)
         var modules: [Module] = []
-        // The array's stride is the caller's sizeof(gradus_layer_options), which is layers[0].struct_size: a
-        // caller built against a header whose struct is smaller (older) or larger (newer) than this library's
-        // is read element by element at its own stride, each over the defaults.
+        // The array's stride is the caller's sizeof(gradus_layer_options), which is layers[0].struct_size. Only the
+        // layouts this library knows are accepted: a larger stride (a newer header's struct, or an uninitialised
+        // struct_size) would make the library read elements at offsets it cannot check.
         let stride = UnsafeRawPointer(layers).load(as: Int.self)
-        guard stride >= layerOptionsV1Size, stride <= OptionsStruct.maxSize else {
-            throw .invalidArgument("layers[0].struct_size is \(stride); fill it with gradus_layer_options_init")
+        guard layerOptionsLayouts.contains(stride) else {
+            throw .invalidArgument("layers[0].struct_size is \(stride); this library reads layer arrays of "
+                                   + "\(layerOptionsLayouts.map(String.init).joined(separator: " or ")) bytes per element "
+                                   + "(fill every element with gradus_layer_options_init, and build against this library's header)")
         }
         for i in 0..<count {
             let element = UnsafeRawPointer(layers) + i * stride

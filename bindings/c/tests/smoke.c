@@ -703,21 +703,32 @@ static void test_options_sizes(void) {
     EXPECT_OK(gradus_diffusion_train_options_init_sized(&tr, sizeof tr)); EXPECT(tr.steps == 100);
     EXPECT_OK(gradus_sample_options_init_sized(&sa, sizeof sa, GRADUS_GUIDANCE_APG)); EXPECT(sa.guidance == GRADUS_GUIDANCE_APG);
     EXPECT_OK(gradus_image_grid_options_init_sized(&ig, sizeof ig)); EXPECT(ig.columns == 8);
-    {   /* a model from an array of a newer header's larger layer struct: read at the caller's stride */
+    {   /* an array of a newer header's larger layer struct: this library cannot check elements at a stride it does
+         * not know, so it refuses the array (and reads nothing past layers[0].struct_size) */
         struct newer { gradus_layer_options o; double appended[2]; } layers[3];
         gradus_model m = NULL;
-        size_t count = 0;
         EXPECT_OK(gradus_layer_options_init_sized(&layers[0].o, sizeof layers[0], GRADUS_LAYER_LINEAR));
         EXPECT_OK(gradus_layer_options_init_sized(&layers[1].o, sizeof layers[1], GRADUS_LAYER_RELU));
         EXPECT_OK(gradus_layer_options_init_sized(&layers[2].o, sizeof layers[2], GRADUS_LAYER_LINEAR));
         EXPECT(layers[0].o.struct_size == sizeof layers[0] && layers[1].appended[1] == 0);
         layers[0].o.in_features = 3; layers[0].o.out_features = 5; layers[2].o.in_features = 5; layers[2].o.out_features = 2;
-        EXPECT_OK(gradus_model_create(&layers[0].o, 3, GRADUS_DTYPE_FLOAT32, 1, &m));
+        EXPECT_STATUS(gradus_model_create(&layers[0].o, 3, GRADUS_DTYPE_FLOAT32, 1, &m), GRADUS_STATUS_INVALID_ARGUMENT);
+        EXPECT(m == NULL);
+    }
+    {   /* this header's layout: every element must carry it */
+        gradus_layer_options l3[3];
+        gradus_model m = NULL;
+        size_t count = 0;
+        gradus_layer_options_init(&l3[0], GRADUS_LAYER_LINEAR);
+        gradus_layer_options_init(&l3[1], GRADUS_LAYER_RELU);
+        gradus_layer_options_init(&l3[2], GRADUS_LAYER_LINEAR);
+        l3[0].in_features = 3; l3[0].out_features = 5; l3[2].in_features = 5; l3[2].out_features = 2;
+        EXPECT_OK(gradus_model_create(l3, 3, GRADUS_DTYPE_FLOAT32, 1, &m));
         EXPECT_OK(gradus_model_parameter_count(m, &count));
         EXPECT(count == 4);
         gradus_model_destroy(m);
-        layers[1].o.struct_size = sizeof(gradus_layer_options); /* elements must agree with layers[0] */
-        EXPECT_STATUS(gradus_model_create(&layers[0].o, 3, GRADUS_DTYPE_FLOAT32, 1, &m), GRADUS_STATUS_INVALID_ARGUMENT);
+        l3[1].struct_size = sizeof l3[1] + 8;
+        EXPECT_STATUS(gradus_model_create(l3, 3, GRADUS_DTYPE_FLOAT32, 1, &m), GRADUS_STATUS_INVALID_ARGUMENT);
     }
 }
 
