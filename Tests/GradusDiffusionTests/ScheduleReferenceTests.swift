@@ -101,6 +101,14 @@ import _GradusTestSupport
                 let ts = Self.timesteps(T: p["num_train_timesteps"]!.int!, N: p["num_inference_steps"]!.int!,
                                         spacing: Spacing(rawValue: p["timestep_spacing"]!.string!)!, offset: p["steps_offset"]!.int!)
                 #expect(ts == out["timesteps"]!.array!.map { $0.int! }, "\(id)")
+            case "ddpm_training_targets":
+                let inp = c["inputs"]!, abar = inp["alphas_cumprod_at_t"]!.flatDoubles!
+                let x0 = inp["x0"]!["data"]!.flatDoubles!, eps = inp["noise"]!["data"]!.flatDoubles!
+                let per = x0.count / abar.count
+                let xt = x0.indices.map { abar[$0 / per].squareRoot() * x0[$0] + (1 - abar[$0 / per]).squareRoot() * eps[$0] }
+                let v = x0.indices.map { abar[$0 / per].squareRoot() * eps[$0] - (1 - abar[$0 / per]).squareRoot() * x0[$0] }
+                #expect(Self.close(xt, out["x_t"]!["data"]!.flatDoubles!, rtol: 1e-5, atol: 1e-5), "\(id) x_t")
+                #expect(Self.close(v, out["target_v"]!["data"]!.flatDoubles!, rtol: 1e-5, atol: 1e-5), "\(id) v")
             case "flow_euler_sampler":
                 let sigmas = Self.flowSigmas(N: p["num_inference_steps"]!.int!, T: p["num_train_timesteps"]!.int!, shift: p["shift"]!.double!)
                 #expect(Self.close(sigmas, out["sigmas"]!["data"]!.flatDoubles!, rtol: 1e-5, atol: 1e-5), "\(id) sigmas")
@@ -108,7 +116,7 @@ import _GradusTestSupport
             }
             seen.insert(c["op"]!.string!)
         }
-        #expect(seen.count == 3)
+        #expect(seen.count == 4)
     }
 
     // MARK: - random cases
