@@ -387,15 +387,26 @@ typedef int32_t gradus_layer_kind;
 #define GRADUS_LAYER_SIGMOID    5
 #define GRADUS_LAYER_DROPOUT    6 /* probability p */
 #define GRADUS_LAYER_FLATTEN    7 /* (N, ...) -> (N, prod(...)) */
-#define GRADUS_LAYER_LAYER_NORM 8 /* over the last dimension, in_features wide */
+#define GRADUS_LAYER_LAYER_NORM 8 /* over the last dimension, in_features wide; eps */
+#define GRADUS_LAYER_BATCH_NORM 9 /* BatchNorm1d over in_features channels, input (N, C) or (N, C, L): biased batch
+                                     statistics in training, running statistics (momentum, unbiased variance) in
+                                     evaluation; eps, momentum (since 0.2.0) */
+#define GRADUS_LAYER_GHOST_BATCH_NORM 10 /* Ghost BatchNorm (Hoffer et al. 2017): in training the batch is cut into
+                                     max(1, N div ghost_batch_size) consecutive chunks of ceil(N / chunks) rows (the
+                                     last may be shorter), each normalised with its own statistics, the running
+                                     statistics updated once per chunk; evaluation as BATCH_NORM (since 0.2.0) */
 
 typedef struct gradus_layer_options {
     size_t struct_size;      /* set by gradus_layer_options_init */
     gradus_layer_kind kind;  /* GRADUS_LAYER_* */
-    int64_t in_features;     /* LINEAR, LAYER_NORM */
+    int64_t in_features;     /* LINEAR, LAYER_NORM, BATCH_NORM, GHOST_BATCH_NORM (channels) */
     int64_t out_features;    /* LINEAR */
     int32_t bias;            /* LINEAR: nonzero adds a bias (default 1) */
     double p;                /* DROPOUT: drop probability in [0, 1) (default 0.5) */
+    /* Since 0.2.0 (a 0.1.x caller's smaller struct_size leaves these at their defaults). */
+    double eps;              /* LAYER_NORM and the batch norms: finite, >= 0 (default 1e-5) */
+    double momentum;         /* batch norms: running-statistics momentum in [0, 1] (default 0.1) */
+    int64_t ghost_batch_size; /* GHOST_BATCH_NORM: samples per ghost batch, 1..2^31 (default 128) */
 } gradus_layer_options;
 
 /* Fills *options with the defaults for `kind`. Thread-safe. Called as gradus_layer_options_init(&o, kind) (the

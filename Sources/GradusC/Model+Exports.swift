@@ -2,13 +2,15 @@
 import Gradus
 import _GradusShims
 
-private let layerOptionsV1Size = MemoryLayout<gradus_layer_options>.size
+/// The 0.1.0 layout of gradus_layer_options (up to `p`); 0.2.0 appended eps, momentum and ghost_batch_size.
+private let layerOptionsV1Size = MemoryLayout<gradus_layer_options>.offset(of: \gradus_layer_options.eps)!
 /// Every published layout of gradus_layer_options, oldest first (append when the struct grows).
-private let layerOptionsLayouts = [layerOptionsV1Size]
+private let layerOptionsLayouts = [layerOptionsV1Size, MemoryLayout<gradus_layer_options>.size]
 private let maxFeatures: Int64 = 1 << 28
 
 private func layerDefaults(_ kind: gradus_layer_kind) -> gradus_layer_options {
-    gradus_layer_options(struct_size: MemoryLayout<gradus_layer_options>.size, kind: kind, in_features: 0, out_features: 0, bias: 1, p: 0.5)
+    gradus_layer_options(struct_size: MemoryLayout<gradus_layer_options>.size, kind: kind, in_features: 0, out_features: 0, bias: 1, p: 0.5,
+                         eps: 1e-5, momentum: 0.1, ghost_batch_size: 128)
 }
 
 @c @implementation public func gradus_layer_options_init(_ options: UnsafeMutablePointer<gradus_layer_options>?, _ kind: gradus_layer_kind) {
@@ -29,6 +31,14 @@ private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed
         guard v > 0, v <= maxFeatures else { throw .invalidArgument("layers[\(index)].\(name) is \(v); expected 1...\(maxFeatures)") }
         return Int(v)
     }
+    func eps() throws(GradusError) -> Double {
+        guard o.eps.isFinite, o.eps >= 0 else { throw .invalidArgument("layers[\(index)].eps is \(o.eps); expected a finite value ≥ 0") }
+        return o.eps
+    }
+    func momentum() throws(GradusError) -> Double {
+        guard o.momentum >= 0, o.momentum <= 1 else { throw .invalidArgument("layers[\(index)].momentum is \(o.momentum); expected 0...1") }
+        return o.momentum
+    }
     let layerSeed = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
     switch o.kind {
     case GRADUS_LAYER_LINEAR:
@@ -46,7 +56,16 @@ private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed
         guard o.p >= 0, o.p < 1 else { throw .invalidArgument("layers[\(index)].p is \(o.p); expected [0, 1)") }
         return try Dropout(o.p, seed: layerSeed)
     case GRADUS_LAYER_FLATTEN: return Flatten()
-    case GRADUS_LAYER_LAYER_NORM: return try LayerNorm(try features(o.in_features, "in_features"), dtype: dtype)
+    case GRADUS_LAYER_LAYER_NORM:
+        return try LayerNorm(try features(o.in_features, "in_features"), eps: try eps(), dtype: dtype)
+    case GRADUS_LAYER_BATCH_NORM:
+        return try BatchNorm1d(try features(o.in_features, "in_features"), eps: try eps(), momentum: try momentum(), dtype: dtype)
+    case GRADUS_LAYER_GHOST_BATCH_NORM:
+        guard o.ghost_batch_size >= 1, o.ghost_batch_size <= 1 << 31 else {
+            throw .invalidArgument("layers[\(index)].ghost_batch_size is \(o.ghost_batch_size); expected 1...2^31")
+        }
+        return try GhostBatchNorm(try features(o.in_features, "in_features"), ghostBatchSize: Int(o.ghost_batch_size),
+                                  eps: try eps(), momentum: try momentum(), dtype: dtype)
     default: throw .invalidArgument("layers[\(index)].kind \(o.kind) is not a GRADUS_LAYER_* value")
     }
 }

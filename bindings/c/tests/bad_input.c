@@ -241,6 +241,41 @@ static void bad_tapes_models_data(void) {
     EXPECT_STATUS(gradus_model_create(l, 1, GRADUS_DTYPE_FLOAT32, 0, &model), INVALID);
     l[0].in_features = 2; l[0].struct_size = 0;
     EXPECT_STATUS(gradus_model_create(l, 1, GRADUS_DTYPE_FLOAT32, 0, &model), INVALID);
+    {   /* batch norm layers: bad eps, momentum, channels, ghost size; one sample in training is an error */
+        gradus_layer_options b;
+        gradus_model bm = NULL;
+        gradus_tensor t = NULL, o = NULL;
+        double bad = 0.0;
+        float rows[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+        int64_t one[2] = { 1, 3 }, four[2] = { 3, 4 };
+        bad = bad / bad;
+        gradus_layer_options_init(&b, GRADUS_LAYER_BATCH_NORM);
+        b.in_features = 3;
+        b.eps = -1;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.eps = bad;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.eps = 1e-5; b.momentum = 1.5;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.momentum = bad;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.momentum = 0.1; b.in_features = 0;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.in_features = 3; b.kind = GRADUS_LAYER_GHOST_BATCH_NORM; b.ghost_batch_size = 0;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.ghost_batch_size = (int64_t)1 << 40;
+        EXPECT_STATUS(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm), INVALID);
+        b.ghost_batch_size = 2;
+        EXPECT_OK(gradus_model_create(&b, 1, GRADUS_DTYPE_FLOAT32, 0, &bm));
+        EXPECT_OK(gradus_tensor_create_copy(rows, one, 2, GRADUS_DTYPE_FLOAT32, &t));
+        EXPECT_STATUS(gradus_model_forward(bm, t, &o), INVALID);          /* one value per channel in training */
+        EXPECT(o == NULL);
+        gradus_tensor_destroy(t);
+        EXPECT_OK(gradus_tensor_create_copy(rows, four, 2, GRADUS_DTYPE_FLOAT32, &t));
+        EXPECT_STATUS(gradus_model_forward(bm, t, &o), GRADUS_STATUS_SHAPE_MISMATCH);  /* 4 channels into 3 */
+        gradus_tensor_destroy(t);
+        gradus_model_destroy(bm);
+    }
     gradus_layer_options_init(&l[1], GRADUS_LAYER_DROPOUT);
     l[1].p = 1.5;
     gradus_layer_options_init(&l[0], GRADUS_LAYER_LINEAR);

@@ -732,6 +732,61 @@ static void test_options_sizes(void) {
     }
 }
 
+/* Batch norm layer kinds (since 0.2.0): BatchNorm1d and Ghost BatchNorm in a model, training and evaluation mode;
+ * and a 0.1.0 caller's layer array (48-byte elements, no eps/momentum fields) still builds a model. */
+static void test_batch_norm_layers(void) {
+    gradus_layer_options l[4];
+    gradus_model m = NULL;
+    gradus_tensor x = NULL, y = NULL, y2 = NULL, loss = NULL;
+    float xs[8 * 3], out1[8 * 3], out2[8 * 3];
+    size_t count = 0, i;
+    int kind;
+    for (i = 0; i < 8 * 3; i++) xs[i] = (float)((i * 37) % 11) - 5.0f + 0.25f * (float)i;
+    for (kind = 0; kind < 2; kind++) {
+        gradus_layer_options_init(&l[0], GRADUS_LAYER_LINEAR);
+        l[0].in_features = 3; l[0].out_features = 3;
+        gradus_layer_options_init(&l[1], kind ? GRADUS_LAYER_GHOST_BATCH_NORM : GRADUS_LAYER_BATCH_NORM);
+        l[1].in_features = 3; l[1].eps = 1e-3; l[1].momentum = 0.5; l[1].ghost_batch_size = 4;
+        EXPECT(l[1].struct_size == sizeof l[1]);
+        EXPECT_OK(gradus_model_create(l, 2, GRADUS_DTYPE_FLOAT32, 3, &m));
+        EXPECT_OK(gradus_model_parameter_count(m, &count));
+        EXPECT(count == 4);  /* linear weight, bias; norm weight, bias */
+        x = make2(8, 3, xs);
+        EXPECT_OK(gradus_model_forward(m, x, &y));
+        EXPECT_OK(gradus_tensor_copy_to(y, out1, sizeof out1));
+        {   /* training: every chunk (the batch, or ghost batches of 4) has mean 0 per channel */
+            int c, r, chunk;
+            for (chunk = 0; chunk < (kind ? 2 : 1); chunk++)
+                for (c = 0; c < 3; c++) {
+                    double mean = 0; int rows = kind ? 4 : 8;
+                    for (r = chunk * rows; r < (chunk + 1) * rows; r++) mean += out1[r * 3 + c];
+                    EXPECT(fabs(mean / rows) < 1e-5);
+                }
+        }
+        EXPECT_OK(gradus_tensor_sum(y, NULL, 0, 0, &loss));
+        EXPECT_OK(gradus_tensor_backward(loss));
+        EXPECT_OK(gradus_model_set_training(m, 0));   /* evaluation: running statistics, a different output */
+        EXPECT_OK(gradus_model_forward(m, x, &y2));
+        EXPECT_OK(gradus_tensor_copy_to(y2, out2, sizeof out2));
+        EXPECT(fabs(out1[0] - out2[0]) > 1e-4);
+        gradus_tensor_destroy(loss); gradus_tensor_destroy(y2); gradus_tensor_destroy(y); gradus_tensor_destroy(x);
+        loss = y2 = y = x = NULL;
+        gradus_model_destroy(m); m = NULL;
+    }
+    {   /* a 0.1.0 program's array: its struct ends at p, struct_size says so, eps and momentum take defaults */
+        struct layer_v1 { size_t struct_size; gradus_layer_kind kind; int64_t in_features, out_features; int32_t bias; double p; } v1[2];
+        memset(v1, 0, sizeof v1);
+        EXPECT(sizeof v1[0] == offsetof(gradus_layer_options, eps));
+        for (i = 0; i < 2; i++) { v1[i].struct_size = sizeof v1[0]; v1[i].bias = 1; v1[i].p = 0.5; }
+        v1[0].kind = GRADUS_LAYER_LINEAR; v1[0].in_features = 3; v1[0].out_features = 4;
+        v1[1].kind = GRADUS_LAYER_LAYER_NORM; v1[1].in_features = 4;
+        EXPECT_OK(gradus_model_create((const gradus_layer_options *)(const void *)v1, 2, GRADUS_DTYPE_FLOAT32, 1, &m));
+        EXPECT_OK(gradus_model_parameter_count(m, &count));
+        EXPECT(count == 4);
+        gradus_model_destroy(m);
+    }
+}
+
 int main(void) {
     test_version();
     test_errors();
@@ -743,6 +798,7 @@ int main(void) {
     test_quant();
     test_diffusion();
     test_options_sizes();
+    test_batch_norm_layers();
     test_testing();
     return check_report("smoke");
 }

@@ -73,7 +73,7 @@ MAX_RANK = 8
 (BINARY_OP_ADD, BINARY_OP_SUB, BINARY_OP_MUL, BINARY_OP_DIV, BINARY_OP_MAXIMUM, BINARY_OP_MINIMUM,
  BINARY_OP_POW) = range(7)
 (LAYER_LINEAR, LAYER_RELU, LAYER_GELU, LAYER_SILU, LAYER_TANH, LAYER_SIGMOID, LAYER_DROPOUT, LAYER_FLATTEN,
- LAYER_LAYER_NORM) = range(9)
+ LAYER_LAYER_NORM, LAYER_BATCH_NORM, LAYER_GHOST_BATCH_NORM) = range(11)
 REDUCTION_MEAN, REDUCTION_SUM, REDUCTION_NONE = range(3)
 SPLIT_TRAIN, SPLIT_TEST = range(2)
 SYNTHETIC_TWO_MOONS, SYNTHETIC_SPIRALS, SYNTHETIC_XOR, SYNTHETIC_MIXTURE = range(4)
@@ -150,6 +150,9 @@ class gradus_layer_options(_Struct):
         ("out_features", c_int64),
         ("bias", c_int32),
         ("p", c_double),
+        ("eps", c_double),
+        ("momentum", c_double),
+        ("ghost_batch_size", c_int64),
     ]
 
 

@@ -58,15 +58,57 @@ class Dropout(Layer):
 
 
 class LayerNorm(Layer):
+    """Layer normalisation over the last dimension (``features`` wide), with weight and bias."""
     kind = _ffi.LAYER_LAYER_NORM
 
-    def __init__(self, features):
-        self.features = int(features)
+    def __init__(self, features, eps=1e-5):
+        self.features, self.eps = int(features), float(eps)
 
     def options(self):
         o = super().options()
-        o.in_features = self.features
+        o.in_features, o.eps = self.features, self.eps
         return o
+
+    def __repr__(self):
+        return f"LayerNorm({self.features}, eps={self.eps})"
+
+
+class BatchNorm1d(Layer):
+    """Batch normalisation over ``features`` channels of (N, C) or (N, C, L) inputs, like torch.nn.BatchNorm1d:
+    batch statistics in training (``model.train()``), running statistics in evaluation (``model.eval()``); the
+    running statistics are buffers saved with the model."""
+    kind = _ffi.LAYER_BATCH_NORM
+
+    def __init__(self, features, eps=1e-5, momentum=0.1):
+        self.features, self.eps, self.momentum = int(features), float(eps), float(momentum)
+
+    def options(self):
+        o = super().options()
+        o.in_features, o.eps, o.momentum = self.features, self.eps, self.momentum
+        return o
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.features}, eps={self.eps}, momentum={self.momentum})"
+
+
+class GhostBatchNorm(BatchNorm1d):
+    """Ghost Batch Normalization (Hoffer, Hubara & Soudry 2017): in training the batch is cut into
+    max(1, N // ghost_batch_size) consecutive chunks, each normalised with its own statistics; evaluation uses the
+    running statistics as BatchNorm1d."""
+    kind = _ffi.LAYER_GHOST_BATCH_NORM
+
+    def __init__(self, features, ghost_batch_size=128, eps=1e-5, momentum=0.1):
+        super().__init__(features, eps=eps, momentum=momentum)
+        self.ghost_batch_size = int(ghost_batch_size)
+
+    def options(self):
+        o = super().options()
+        o.ghost_batch_size = self.ghost_batch_size
+        return o
+
+    def __repr__(self):
+        return (f"GhostBatchNorm({self.features}, ghost_batch_size={self.ghost_batch_size}, eps={self.eps}, "
+                f"momentum={self.momentum})")
 
 
 class Sequential(Closeable):

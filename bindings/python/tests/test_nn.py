@@ -173,3 +173,41 @@ def test_stablemax_and_z_loss_reject_bad_input():
         nn.z_loss(logits, coefficient=float("nan"))
     with pytest.raises(gradus.GradusError):
         nn.z_loss(gradus.tensor(np.zeros(3, dtype=np.float32)))  # not 2-d
+
+
+@pytest.mark.parametrize("norm", [nn.BatchNorm1d(6, eps=1e-3, momentum=0.5),
+                                  nn.GhostBatchNorm(6, ghost_batch_size=4, eps=1e-3, momentum=0.5)])
+def test_batch_norm_layers_match_numpy_in_training_and_evaluation(norm, tmp_path):
+    # Linear(3 -> 6) then the norm; weight/bias of the norm start at 1/0, so training output is x̂ per chunk.
+    m = nn.Sequential(nn.Linear(3, 6), norm, seed=1, dtype=np.float64)
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    x = np.random.default_rng(0).normal(size=(8, 3))
+    h = x @ m.parameter("0.weight").numpy().T + m.parameter("0.bias").numpy()
+    chunks = [4, 4] if isinstance(norm, nn.GhostBatchNorm) else [8]
+    want, rm, rv, start = [], np.zeros(6), np.ones(6), 0
+    for c in chunks:
+        part = h[start:start + c]
+        mu, var = part.mean(0), part.var(0)
+        want.append((part - mu) / np.sqrt(var + 1e-3))
+        rm, rv = 0.5 * rm + 0.5 * mu, 0.5 * rv + 0.5 * part.var(0, ddof=1)
+        start += c
+    got = m(gradus.tensor(x)).numpy()
+    np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-12, atol=1e-12)
+    m.eval()
+    np.testing.assert_allclose(m(gradus.tensor(x)).numpy(), (h - rm) / np.sqrt(rv + 1e-3), rtol=1e-12, atol=1e-12)
+    # The running statistics are buffers saved with the model.
+    m.save(tmp_path / "bn.safetensors")
+    m2 = nn.Sequential(nn.Linear(3, 6), norm, seed=2, dtype=np.float64).load(tmp_path / "bn.safetensors")
+    m2.eval()
+    np.testing.assert_array_equal(m2(gradus.tensor(x)).numpy(), m(gradus.tensor(x)).numpy())
+
+
+def test_batch_norm_layers_reject_bad_configurations():
+    for layer in [nn.BatchNorm1d(3, eps=-1), nn.BatchNorm1d(3, momentum=2), nn.BatchNorm1d(0),
+                  nn.GhostBatchNorm(3, ghost_batch_size=0), nn.LayerNorm(3, eps=float("nan"))]:
+        with pytest.raises(gradus.GradusError) as e:
+            nn.Sequential(layer)
+        assert e.value.status == gradus.errors.INVALID_ARGUMENT
+    m = nn.Sequential(nn.BatchNorm1d(3))
+    with pytest.raises(gradus.GradusError):
+        m(gradus.tensor(np.ones((1, 3), np.float32)))  # one value per channel in training
