@@ -23,10 +23,8 @@ private func layerDefaults(_ kind: gradus_layer_kind) -> gradus_layer_options {
     OptionsStruct.initialize(options, size: size, firstLayout: layerOptionsV1Size, defaults: layerDefaults(kind), "gradus_layer_options")
 }
 
+/// One layer from a spec whose struct_size `gradus_model_create` has checked.
 private func makeLayer(_ o: gradus_layer_options, index: Int, dtype: DType, seed: UInt64) throws(GradusError) -> Module {
-    guard o.struct_size >= layerOptionsV1Size, o.struct_size <= 65536 else {
-        throw .invalidArgument("layers[\(index)].struct_size is \(o.struct_size); fill it with gradus_layer_options_init")
-    }
     func features(_ v: Int64, _ name: String) throws(GradusError) -> Int {
         guard v > 0, v <= maxFeatures else { throw .invalidArgument("layers[\(index)].\(name) is \(v); expected 1...\(maxFeatures)") }
         return Int(v)

@@ -88,10 +88,10 @@ struct BatchNormCore {
 
     private func forward<T: TensorScalar>(_ x: Tensor, _ y: Tensor, _ layout: BatchNormKernel.Layout,
                                           _: T.Type) -> BatchNormKernel.Statistics {
-        let stats = BatchNormKernel.statistics(UnsafePointer(x.basePointer(as: T.self)), layout)
+        let stats = BatchNormKernel.statistics(UnsafePointer(x.basePointer(as: T.self)), eps: eps, layout)
         BatchNormKernel.normalize(UnsafePointer(x.basePointer(as: T.self)), into: y.basePointer(as: T.self), stats,
                                   gamma: weight.map { UnsafePointer($0.basePointer(as: T.self)) },
-                                  beta: bias.map { UnsafePointer($0.basePointer(as: T.self)) }, eps: eps, layout)
+                                  beta: bias.map { UnsafePointer($0.basePointer(as: T.self)) }, layout)
         return stats
     }
 
@@ -124,7 +124,7 @@ struct BatchNormCore {
         let dbeta = Tensor.uninitializedContiguous([features], dtype: x.dtype)
         func run<T: TensorScalar>(_: T.Type) {
             BatchNormKernel.backward(UnsafePointer(x.basePointer(as: T.self)), gradOutput: UnsafePointer(gc.basePointer(as: T.self)),
-                                     stats, gamma: weight.map { UnsafePointer($0.basePointer(as: T.self)) }, eps: eps, layout,
+                                     stats, gamma: weight.map { UnsafePointer($0.basePointer(as: T.self)) }, layout,
                                      gradInput: dx.basePointer(as: T.self), dgamma: dgamma.basePointer(as: T.self),
                                      dbeta: dbeta.basePointer(as: T.self))
         }

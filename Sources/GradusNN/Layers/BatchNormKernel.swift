@@ -12,10 +12,11 @@ import GradusTensor
 /// Work is split over channels; each (chunk, channel) statistic is summed by one thread in row order, so results do
 /// not depend on the thread count. Forward: three passes (Σx, Σ(x − μ)², y); backward: two (Σg and Σg·x̂, then ∂x).
 enum BatchNormKernel {
-    /// Per chunk k and channel c, at `k·C + c`: the mean and the biased variance.
+    /// Per chunk k and channel c, at `k·C + c`: the mean, the biased variance and 1/√(variance + ε).
     struct Statistics: Sendable {
         var mean: [Double]
         var variance: [Double]
+        var inverseStd: [Double]
     }
 
     /// Geometry: `chunks` row counts (summing to N), C channels, S values per (row, channel).
@@ -47,7 +48,7 @@ enum BatchNormKernel {
         }
     }
 
-    static func statistics<T: TensorScalar>(_ x: UnsafePointer<T>, _ layout: Layout) -> Statistics {
+    static func statistics<T: TensorScalar>(_ x: UnsafePointer<T>, eps: Double, _ layout: Layout) -> Statistics {
         let count = layout.chunks.count * layout.channels
         var mean = [Double](repeating: 0, count: count), variance = [Double](repeating: 0, count: count)
         let starts = layout.starts, s = layout.spatial, channels = layout.channels
@@ -75,21 +76,21 @@ enum BatchNormKernel {
                 }
             }
         }
-        return Statistics(mean: mean, variance: variance)
+        return Statistics(mean: mean, variance: variance, inverseStd: variance.map { 1 / ($0 + eps).squareRoot() })
     }
 
     /// y = (x − μ)/√(σ² + ε)·γ + β, per chunk's statistics; γ and β optional (1 and 0).
     static func normalize<T: TensorScalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, _ stats: Statistics,
-                                           gamma: UnsafePointer<T>?, beta: UnsafePointer<T>?, eps: Double, _ layout: Layout) {
+                                           gamma: UnsafePointer<T>?, beta: UnsafePointer<T>?, _ layout: Layout) {
         let starts = layout.starts, s = layout.spatial, channels = layout.channels
         stats.mean.withUnsafeBufferPointer { mb in
-            stats.variance.withUnsafeBufferPointer { vb in
-                let m = mb.baseAddress!, v = vb.baseAddress!
+            stats.inverseStd.withUnsafeBufferPointer { ib in
+                let m = mb.baseAddress!, r = ib.baseAddress!
                 ThreadPool.shared.parallelFor(channels, grain: layout.grain) { range, _ in
                     for (k, start) in starts.enumerated() {
                         let acc = k * channels
                         forLines(x, rows: start..<(start + layout.chunks[k]), channels: range, layout) { c, line in
-                            let mu = m[acc + c], inv = 1 / (v[acc + c] + eps).squareRoot()
+                            let mu = m[acc + c], inv = r[acc + c]
                             let w = gamma.map { Double($0[c]) } ?? 1, b = beta.map { Double($0[c]) } ?? 0
                             let out = y + (line - x)
                             for i in 0..<s { out[i] = T((Double(line[i]) - mu) * inv * w + b) }
@@ -103,13 +104,13 @@ enum BatchNormKernel {
     /// First-order backward: ∂x = γ/σ·(g − mean g − x̂·mean(g·x̂)) per chunk; ∂γ = Σ g·x̂ and ∂β = Σ g over every
     /// chunk (into `dgamma`/`dbeta` when given).
     static func backward<T: TensorScalar>(_ x: UnsafePointer<T>, gradOutput g: UnsafePointer<T>, _ stats: Statistics,
-                                          gamma: UnsafePointer<T>?, eps: Double, _ layout: Layout,
+                                          gamma: UnsafePointer<T>?, _ layout: Layout,
                                           gradInput dx: UnsafeMutablePointer<T>,
                                           dgamma: UnsafeMutablePointer<T>?, dbeta: UnsafeMutablePointer<T>?) {
         let starts = layout.starts, s = layout.spatial, channels = layout.channels
         stats.mean.withUnsafeBufferPointer { mb in
-            stats.variance.withUnsafeBufferPointer { vb in
-                let m = mb.baseAddress!, v = vb.baseAddress!
+            stats.inverseStd.withUnsafeBufferPointer { ib in
+                let m = mb.baseAddress!, r = ib.baseAddress!
                 ThreadPool.shared.parallelFor(channels, grain: layout.grain) { range, _ in
                     withUnsafeTemporaryAllocation(of: Double.self, capacity: 4 * range.count) { scratch in
                         // Per channel of the slice: Σg and Σg·x̂ of the current chunk, and their totals over chunks.
@@ -120,7 +121,7 @@ enum BatchNormKernel {
                             let rows = start..<(start + layout.chunks[k]), acc = k * channels
                             for j in 0..<range.count { sg[j] = 0; sgx[j] = 0 }
                             forLines(x, rows: rows, channels: range, layout) { c, line in
-                                let gl = g + (line - x), mu = m[acc + c], inv = 1 / (v[acc + c] + eps).squareRoot()
+                                let gl = g + (line - x), mu = m[acc + c], inv = r[acc + c]
                                 var a = 0.0, b = 0.0
                                 for i in 0..<s {
                                     let gi = Double(gl[i])
@@ -134,7 +135,7 @@ enum BatchNormKernel {
                             forLines(x, rows: rows, channels: range, layout) { c, line in
                                 let j = c - range.lowerBound
                                 let gl = g + (line - x), out = dx + (line - x)
-                                let mu = m[acc + c], inv = 1 / (v[acc + c] + eps).squareRoot()
+                                let mu = m[acc + c], inv = r[acc + c]
                                 let w = gamma.map { Double($0[c]) } ?? 1
                                 let meanG = sg[j] * scale, meanGX = sgx[j] * scale
                                 for i in 0..<s {
