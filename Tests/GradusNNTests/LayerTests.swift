@@ -59,6 +59,50 @@ import Testing
         #expect(throws: GradusError.self) { try ln(randn([3, 5], seed: 1)) }
         #expect(throws: GradusError.self) { try LayerNorm([]) }
     }
+
+    @Test func fusedAndRecordedBackwardsAgree() throws {
+        let ln = try LayerNorm([3, 4], dtype: .float64)
+        GradMode.withoutGrad {
+            Kernels.copy(from: randn([3, 4], seed: 60), to: ln.weight!)
+            Kernels.copy(from: randn([3, 4], seed: 61), to: ln.bias!)
+        }
+        // A permuted (non-contiguous) input (5, 3, 4) and a non-contiguous output gradient.
+        let x = randn([4, 3, 5], seed: 62).requiringGrad(), dy = try randn([4, 3, 5], seed: 63).permuted([2, 1, 0])
+        let input = try x.permuted([2, 1, 0])
+        let wrt = [x, ln.weight!, ln.bias!]
+        let fused = try Tensor.gradients(of: [try ln(input)], wrt: wrt, gradOutputs: [dy])
+        let recorded = try Tensor.gradients(of: [try ln(input)], wrt: wrt, gradOutputs: [dy], createGraph: true)
+        #expect(!fused[0].requiresGrad && recorded[0].requiresGrad)
+        for (a, b) in zip(fused, recorded) { #expect(maxAbsDifference(a, b) < 1e-13) }
+        // Without the affine map (only ∂x) and with only a weight.
+        let plain = try gradcheck({ t in try t[0].layerNormalized(normalizedRank: 2) }, inputs: [randn([3, 2, 4], seed: 64)])
+        #expect(plain.comparisons == 24)
+        try gradgradcheck({ t in try t[0].layerNormalized(normalizedRank: 1, bias: t[1]).square() },
+                          inputs: [randn([2, 3], seed: 65), randn([3], seed: 66)])
+    }
+
+    /// Float32 layer norm where the composite float32 ops cancelled: rows far from zero relative to their spread,
+    /// and ∂x of two-value rows (they normalise to ±1 whatever they are, so ∂x is a near-total cancellation). The
+    /// kernel computes in Double and rounds once, so it matches the float64 layer rounded to float32.
+    @Test func float32MatchesFloat64ToRounding() throws {
+        for (width, shift) in [(2, 0.0), (7, 1000.0), (64, -50.0)] {
+            let x64 = try (randn([5, width], seed: 67) + shift).to(.float32).to(.float64)
+            let dy64 = randn([5, width], seed: 68).to(.float32).to(.float64), w64 = randn([width], seed: 69).to(.float32).to(.float64)
+            var results: [[[Double]]] = []
+            for dtype in [DType.float64, .float32] {
+                let x = x64.to(dtype).requiringGrad(), w = w64.to(dtype).requiringGrad()
+                let y = try x.layerNormalized(normalizedRank: 1, weight: w, eps: 1e-5)
+                let g = try Tensor.gradients(of: [y], wrt: [x, w], gradOutputs: [dy64.to(dtype)])
+                results.append([y, g[0], g[1]].map { $0.scalars(as: Double.self) })
+            }
+            for (name, (got, want)) in zip(["y", "dx", "dweight"], zip(results[1], results[0])) {
+                for (a, b) in zip(got, want) {
+                    let r = Double(Float(b))
+                    #expect(abs(a - r) <= 1e-7 * abs(r) + 1e-30, "width \(width) shift \(shift) \(name): \(a) vs \(r)")
+                }
+            }
+        }
+    }
 }
 
 @Suite struct BatchNormTests {

@@ -4,7 +4,10 @@ import GradusTensor
 extension Tensor {
     /// Layer normalisation over the trailing `normalizedRank` dimensions (biased variance, as PyTorch):
     /// `y = (x − μ)/√(σ² + eps) · weight + bias`. `weight`/`bias` (optional) have the normalised shape.
-    /// Composite of differentiable ops, so gradients of any order flow.
+    ///
+    /// One fused op (`LayerNormKernel`: Double statistics, each output rounded once). Its first-order backward is
+    /// fused too; when the backward itself is recorded (`createGraph`), the gradient is written in differentiable
+    /// ops instead, so gradients of any order flow.
     public func layerNormalized(normalizedRank: Int, weight: Tensor? = nil, bias: Tensor? = nil,
                                 eps: Double = 1e-5) throws(GradusError) -> Tensor {
         guard normalizedRank >= 1, normalizedRank <= rank else {
@@ -17,14 +20,54 @@ extension Tensor {
             guard t.shape == normShape else { throw .shapeMismatch("layer_norm: \(name) \(t.shape) should be \(normShape)") }
             guard t.dtype == dtype else { throw .dtypeMismatch("layer_norm: \(name) is \(t.dtype), input \(dtype)") }
         }
-        let axes = Array((rank - normalizedRank)..<rank)
-        let centered = try self - mean(axes: axes, keepDims: true)
-        let variance = try centered.square().mean(axes: axes, keepDims: true)
-        var y = try centered / (variance + eps).sqrt()
-        if let weight { y = try y * weight }
-        if let bias { y = try y + bias }
-        return y
+        let width = normShape.reduce(1, *), rows = width == 0 ? 0 : count / width
+        let (xc, wc, bc) = GradMode.withoutGrad { (contiguous(), weight?.contiguous(), bias?.contiguous()) }
+        let y = Tensor.uninitializedContiguous(shape, dtype: dtype)
+        func forward<T: TensorScalar>(_: T.Type) -> LayerNormKernel.Statistics {
+            LayerNormKernel.forward(UnsafePointer(xc.basePointer(as: T.self)), into: y.basePointer(as: T.self), rows: rows,
+                                    width: width, eps: eps, gamma: wc.map { UnsafePointer($0.basePointer(as: T.self)) },
+                                    beta: bc.map { UnsafePointer($0.basePointer(as: T.self)) })
+        }
+        let stats = dtype == .float32 ? forward(Float.self) : forward(Double.self)
+        let inputs = [self] + [weight, bias].compactMap { $0 }
+        let hasWeight = weight != nil, hasBias = bias != nil, x = self
+        return Tensor.custom(name: "layer_norm", inputs: inputs, output: y) { g throws(GradusError) in
+            let grads: (dx: Tensor, dgamma: Tensor, dbeta: Tensor)
+            if GradMode.isEnabled {
+                grads = try layerNormRecordedBackward(x, g, weight: weight, normalizedRank: normalizedRank, eps: eps)
+            } else {
+                let gc = g.detached().contiguous()
+                let dx = Tensor.uninitializedContiguous(xc.shape, dtype: xc.dtype)
+                let dgamma = Tensor.uninitializedContiguous(normShape, dtype: xc.dtype)
+                let dbeta = Tensor.uninitializedContiguous(normShape, dtype: xc.dtype)
+                func run<T: TensorScalar>(_: T.Type) {
+                    LayerNormKernel.backward(UnsafePointer(xc.basePointer(as: T.self)), gradOutput: UnsafePointer(gc.basePointer(as: T.self)),
+                                             stats, rows: rows, width: width,
+                                             gamma: wc.map { UnsafePointer($0.basePointer(as: T.self)) },
+                                             gradInput: dx.basePointer(as: T.self),
+                                             dgamma: hasWeight ? dgamma.basePointer(as: T.self) : nil,
+                                             dbeta: hasBias ? dbeta.basePointer(as: T.self) : nil)
+                }
+                if xc.dtype == .float32 { run(Float.self) } else { run(Double.self) }
+                grads = (dx, dgamma, dbeta)
+            }
+            return [grads.dx] + (hasWeight ? [grads.dgamma] : []) + (hasBias ? [grads.dbeta] : [])
+        }
     }
+}
+
+/// The backward of `layerNormalized` in recorded tensor ops (statistics recomputed from `x`), so the gradient can be
+/// differentiated again: x̂ = (x − μ)/σ, ĝ = g·γ, ∂x = (ĝ − mean ĝ − x̂·mean(ĝ·x̂))/σ, ∂γ = Σ g·x̂, ∂β = Σ g.
+private func layerNormRecordedBackward(_ x: Tensor, _ g: Tensor, weight: Tensor?, normalizedRank: Int,
+                                       eps: Double) throws(GradusError) -> (dx: Tensor, dgamma: Tensor, dbeta: Tensor) {
+    let axes = Array((x.rank - normalizedRank)..<x.rank), leading = Array(0..<(x.rank - normalizedRank))
+    let centered = try x - x.mean(axes: axes, keepDims: true)
+    let sigma = try (centered.square().mean(axes: axes, keepDims: true) + eps).sqrt()
+    let xhat = try centered / sigma
+    let ghat = try weight.map { w throws(GradusError) in try g * w } ?? g
+    let dx = try (ghat - ghat.mean(axes: axes, keepDims: true) - xhat * (ghat * xhat).mean(axes: axes, keepDims: true)) / sigma
+    let gx = try g * xhat
+    return (dx, leading.isEmpty ? gx : try gx.sum(axes: leading), leading.isEmpty ? g : try g.sum(axes: leading))
 }
 
 /// Layer normalisation (PyTorch `nn.LayerNorm`) over the trailing dimensions `normalizedShape`, with an
