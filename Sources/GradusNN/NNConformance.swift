@@ -143,26 +143,47 @@ public enum NNConformance {
         }
     }
 
+    /// qk-LayerNorm attention (spec §8.1): q and k of shape (…, T, d) normalised over d (their own weights and
+    /// biases; a case without them normalises without the affine map), then softmax attention with the 1/√d
+    /// scale, causal or not. Every output the case lists is checked; at least one must be listed. Besides the
+    /// public file's outputs, a case may list the gradients of the LayerNorm parameters (`dq_ln_weight`, …).
     static func qkLayerNorm(_ hp: JSON, _ inp: JSON, _ out: JSON, _ k: inout Check) throws(GradusError) {
         let q = try tensor(inp["q"], "q", requiresGrad: true, k)
         let kk = try tensor(inp["k"], "k", requiresGrad: true, k)
         let v = try tensor(inp["v"], "v", requiresGrad: true, k)
-        let dOut = try tensor(inp["d_out"], "d_out", k)
         let eps = try number(hp["layernorm_eps"], "layernorm_eps", default: 1e-5)
         let causal = hp["causal"]?.bool ?? true
+        func optional(_ name: String) throws(GradusError) -> Tensor? {
+            inp[name] == nil || inp[name]!.isNull ? nil : try tensor(inp[name], name, requiresGrad: true, k)
+        }
+        let affine = [try optional("q_ln_weight"), try optional("q_ln_bias"), try optional("k_ln_weight"), try optional("k_ln_bias")]
+        let outputNames = ["attention_logits", "attention_weights", "out", "dq", "dk", "dv", "out_without_qk_layernorm",
+                           "dq_ln_weight", "dq_ln_bias", "dk_ln_weight", "dk_ln_bias"]
+        guard outputNames.contains(where: { out[$0] != nil }) else { throw .format("qk_layernorm case: no known output") }
         try GradMode.withGrad { () throws(GradusError) in
-            let qn = try q.layerNormalized(normalizedRank: 1, weight: tensor(inp["q_ln_weight"], "q_ln_weight", k),
-                                           bias: tensor(inp["q_ln_bias"], "q_ln_bias", k), eps: eps)
-            let kn = try kk.layerNormalized(normalizedRank: 1, weight: tensor(inp["k_ln_weight"], "k_ln_weight", k),
-                                            bias: tensor(inp["k_ln_bias"], "k_ln_bias", k), eps: eps)
+            let qn = try q.layerNormalized(normalizedRank: 1, weight: affine[0], bias: affine[1], eps: eps)
+            let kn = try kk.layerNormalized(normalizedRank: 1, weight: affine[2], bias: affine[3], eps: eps)
             let r = try Attention.scaledDotProduct(query: qn, key: kn, value: v, causal: causal)
-            try k.tensor(r.logits, out["attention_logits"], "attention_logits")
-            try k.tensor(r.weights, out["attention_weights"], "attention_weights")
-            try k.tensor(r.output, out["out"], "out")
-            let g = try Tensor.gradients(of: [r.output], wrt: [q, kk, v], gradOutputs: [dOut])
-            try k.tensor(g[0], out["dq"], "dq")
-            try k.tensor(g[1], out["dk"], "dk")
-            try k.tensor(g[2], out["dv"], "dv")
+            if out["attention_logits"] != nil { try k.tensor(r.logits, out["attention_logits"], "attention_logits") }
+            if out["attention_weights"] != nil { try k.tensor(r.weights, out["attention_weights"], "attention_weights") }
+            if out["out"] != nil { try k.tensor(r.output, out["out"], "out") }
+            let gradNames = ["dq", "dk", "dv", "dq_ln_weight", "dq_ln_bias", "dk_ln_weight", "dk_ln_bias"]
+            if gradNames.contains(where: { out[$0] != nil }) {
+                guard inp["d_out"] != nil else { throw .format("qk_layernorm case: gradients listed without d_out") }
+                let dOut = try tensor(inp["d_out"], "d_out", k)
+                let wrt = [q, kk, v] + affine.compactMap { $0 }
+                let g = try Tensor.gradients(of: [r.output], wrt: wrt, gradOutputs: [dOut])
+                var byName = ["dq": g[0], "dk": g[1], "dv": g[2]]
+                var next = 3
+                for (i, name) in ["dq_ln_weight", "dq_ln_bias", "dk_ln_weight", "dk_ln_bias"].enumerated() where affine[i] != nil {
+                    byName[name] = g[next]
+                    next += 1
+                }
+                for name in gradNames where out[name] != nil {
+                    guard let got = byName[name] else { throw .format("qk_layernorm case: \(name) listed without its parameter") }
+                    try k.tensor(got, out[name], name)
+                }
+            }
             if out["out_without_qk_layernorm"] != nil {
                 let plain = try Attention.scaledDotProduct(query: q, key: kk, value: v, causal: causal)
                 try k.tensor(plain.output, out["out_without_qk_layernorm"], "out_without_qk_layernorm")

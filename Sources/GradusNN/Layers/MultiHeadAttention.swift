@@ -6,16 +6,22 @@ public enum Attention {
     /// The additive causal mask for `length` positions: (length, length) with 0 on and below the
     /// diagonal and −∞ above (position i sees positions j ≤ i).
     public static func causalMask(_ length: Int, dtype: DType = .float32) -> Tensor {
-        var values = [Double](repeating: 0, count: length * length)
-        for i in 0..<length { for j in (i + 1)..<Swift.max(i + 1, length) { values[i * length + j] = -.infinity } }
-        return Tensor(shape: [length, length], scalars: values, dtype: dtype)
+        causalMask(queries: length, keys: length, dtype: dtype)
+    }
+
+    /// The additive causal mask for `queries` × `keys` positions, aligned at the top left as PyTorch's
+    /// `scaled_dot_product_attention(is_causal=True)` does (`ones(L, S).tril()`): query i sees keys j ≤ i.
+    public static func causalMask(queries: Int, keys: Int, dtype: DType = .float32) -> Tensor {
+        var values = [Double](repeating: 0, count: queries * keys)
+        for i in 0..<queries { for j in Swift.min(i + 1, keys)..<keys { values[i * keys + j] = -.infinity } }
+        return Tensor(shape: [queries, keys], scalars: values, dtype: dtype)
     }
 
     /// `softmax(q·kᵀ·scale + mask)·v` over the last two dimensions.
     ///
     /// - Parameters:
     ///   - query: (…, Tq, d); key: (…, Tk, d); value: (…, Tk, dv); leading dimensions broadcast.
-    ///   - causal: mask the future (needs Tq == Tk).
+    ///   - causal: mask the future: query i sees keys j ≤ i (aligned at the top left when Tq ≠ Tk, as PyTorch).
     ///   - scale: default 1/√d.
     /// - Returns: `logits` (…, Tq, Tk) *before* masking, `weights` (the masked softmax) and `output` (…, Tq, dv).
     public static func scaledDotProduct(query: Tensor, key: Tensor, value: Tensor, causal: Bool = false,
@@ -26,10 +32,9 @@ public enum Attention {
         let d = query.shape[query.rank - 1], tq = query.shape[query.rank - 2], tk = key.shape[key.rank - 2]
         guard key.shape[key.rank - 1] == d else { throw .shapeMismatch("attention: query dim \(d) vs key \(key.shape)") }
         guard value.shape[value.rank - 2] == tk else { throw .shapeMismatch("attention: key \(key.shape) vs value \(value.shape) lengths") }
-        guard !causal || tq == tk else { throw .shapeMismatch("attention: causal masking needs equal query and key lengths (\(tq), \(tk))") }
         let s = scale ?? 1 / Double(Swift.max(d, 1)).squareRoot()
         let logits = try query.matmul(key.transposed()) * s
-        let masked = causal ? try logits + causalMask(tq, dtype: logits.dtype) : logits
+        let masked = causal ? try logits + causalMask(queries: tq, keys: tk, dtype: logits.dtype) : logits
         let weights = try masked.softmax(axis: -1)
         return (try weights.matmul(value), weights, logits)
     }
