@@ -538,4 +538,80 @@ enum SpecReference {
         if technique == "spam" || technique == "stablespam" { #expect(clippedSteps > 20, "\(technique): \(clippedSteps) clipping steps") }
         if technique == "adamp" || technique == "sgdp" { #expect(projected > 20, "\(technique): projections in \(projected) of 40 draws") }
     }
+
+    /// The `adamw_epsilon` comparison (spec §8.3): AdamW runs that differ only in ε, on gradients from tiny (the
+    /// regime where ε decides the update size) to ordinary, with the update RMS of W's first step. The reference
+    /// (torch AdamW) reproduces the public case, and the library passes random cases in its format through the
+    /// conformance runner, in float64 and float32.
+    @Test func adamWEpsilonComparisonOnRandomCases() throws {
+        func n(_ x: Double) -> JSON { .number(x) }
+        func named(_ ts: [[Double]]) -> JSON {
+            .object(["W": .array((0..<4).map { r in .array(ts[0][(r * 3)..<(r * 3 + 3)].map(n)) }), "b": .array(ts[1].map(n))])
+        }
+        func runs(_ hp: [String: JSON], _ eps: [Double], _ initial: [[Double]], _ grads: [[[Double]]]) -> JSON {
+            var out: [String: JSON] = [:]
+            for e in eps {
+                var h = hp
+                h["eps"] = n(e)
+                h["weight_decay"] = h["weight_decay"] ?? n(0)
+                let (params, _) = SpecReference.trajectory(SpecReference.make("adamw", SpecReference.Hyper(json: h))!, initial: initial, grads: grads)
+                let d = zip(params[0][0], initial[0]).map { ($0 - $1) * ($0 - $1) }
+                out["\(e)"] = .object(["params_after_step": .array(params.map(named)),
+                                      "update_rms_step1_W": n((d.reduce(0, +) / Double(d.count)).squareRoot())])
+            }
+            return .object(out)
+        }
+        // The public case, regenerated from its inputs by the reference.
+        let pub = Golden.named("adamw_epsilon_tiny_grads")
+        let names = ["W", "b"]
+        let pubInitial = names.map { pub["initial_params"]![$0]!.flatDoubles! }
+        let pubGrads = pub["grads"]!.array!.map { g in names.map { g[$0]!.flatDoubles! } }
+        let pubHP = pub["hyperparameters"]!.object!
+        let pubEps = pubHP["eps_values"]!.array!.map { $0.double! }
+        let regenerated = runs(pubHP, pubEps, pubInitial, pubGrads)
+        for (key, run) in pub["runs"]!.object! {
+            let mine = try #require(regenerated["\(Double(key)!)"])
+            func flat(_ j: JSON) -> [Double] { j["params_after_step"]!.array!.flatMap { step in names.flatMap { step[$0]!.flatDoubles! } } }
+            #expect(flat(mine).count == 60)
+            for (a, b) in zip(flat(mine), flat(run)) {
+                #expect(abs(a - b) <= 1e-12 + 1e-9 * abs(b), "public ε \(key): \(a) vs \(b)")
+            }
+            let rms = mine["update_rms_step1_W"]!.double!, want = run["update_rms_step1_W"]!.double!
+            #expect(abs(rms - want) <= 1e-9 * abs(want), "public ε \(key) update RMS: \(rms) vs \(want)")
+        }
+
+        var r = RandomDraws(seed: 0xE95)
+        var tinyDominated = 0
+        for draw in 0..<30 {
+            var hp: [String: JSON] = ["lr": n(r.logUniform(1e-4, 1e-2)), "betas": .array([n(r.uniform(0.8, 0.95)), n(1 - r.logUniform(1e-3, 0.1))])]
+            if draw % 3 == 2 { hp["weight_decay"] = n(r.logUniform(1e-3, 0.1)) }
+            let eps = (0..<r.int(1, 3)).map { _ in r.logUniform(1e-16, 1e-6) }
+            hp["eps_values"] = .array(eps.map(n))
+            let gScale = r.logUniform(1e-13, 1)
+            if gScale < eps.max()! { tinyDominated += 1 }
+            let initial = [(0..<12).map { _ in r.uniform(-1, 1) }, (0..<3).map { _ in r.uniform(-0.3, 0.3) }]
+            let grads = (0..<r.int(1, 6)).map { _ in [(0..<12).map { _ in r.uniform(-1, 1) * gScale }, (0..<3).map { _ in r.uniform(-1, 1) * gScale }] }
+            let c: JSON = .object([
+                "name": .string("adamw_epsilon_random_\(draw)"), "kind": .string("optimizer_comparison"), "technique": .string("adamw_epsilon"),
+                "hyperparameters": .object(hp), "param_order": .array(names.map { .string($0) }), "initial_params": named(initial),
+                "grads": .array(grads.map(named)), "runs": runs(hp, eps, initial, grads),
+            ])
+            for precision in [OptimizerConformance.Precision.float64, .float32] {
+                let result = try OptimizerConformance.run(case: c, precision: precision)
+                #expect(result.status == .passed, "ε comparison \(draw) \(precision) ε \(eps) gradient scale \(gScale): \(result.status)")
+                #expect(result.unreadHyperparameters.isEmpty, "\(result.unreadHyperparameters)")
+            }
+            if draw < 6 {
+                // Moving W after step 1 of one run must fail the case (the comparison can fail).
+                guard case .object(var top) = c, case .object(var rs)? = top["runs"], let key = rs.keys.sorted().first,
+                      case .object(var run)? = rs[key], case .array(var steps)? = run["params_after_step"],
+                      case .object(var first) = steps[0], case .array(var w)? = first["W"], case .array(var row) = w[0],
+                      let x = row[0].double else { Issue.record("malformed case"); continue }
+                row[0] = n(x + 1e-6 + 1e-3 * abs(x)); w[0] = .array(row); first["W"] = .array(w); steps[0] = .object(first)
+                run["params_after_step"] = .array(steps); rs[key] = .object(run); top["runs"] = .object(rs)
+                #expect(try OptimizerConformance.run(case: .object(top), precision: .float64).status != .passed, "perturbed draw \(draw) passed")
+            }
+        }
+        #expect(tinyDominated > 8, "gradients below the largest ε in \(tinyDominated) draws")
+    }
 }
