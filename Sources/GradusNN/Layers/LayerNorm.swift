@@ -38,8 +38,9 @@ extension Tensor {
             } else {
                 let gc = g.detached().contiguous()
                 let dx = Tensor.uninitializedContiguous(xc.shape, dtype: xc.dtype)
-                let dgamma = Tensor.uninitializedContiguous(normShape, dtype: xc.dtype)
-                let dbeta = Tensor.uninitializedContiguous(normShape, dtype: xc.dtype)
+                // ∂γ, ∂β only for the parameters given (an unused empty tensor stands in for the others).
+                let dgamma = Tensor.uninitializedContiguous(hasWeight ? normShape : [0], dtype: xc.dtype)
+                let dbeta = Tensor.uninitializedContiguous(hasBias ? normShape : [0], dtype: xc.dtype)
                 func run<T: TensorScalar>(_: T.Type) {
                     LayerNormKernel.backward(UnsafePointer(xc.basePointer(as: T.self)), gradOutput: UnsafePointer(gc.basePointer(as: T.self)),
                                              stats, rows: rows, width: width,
